@@ -1,0 +1,332 @@
+"""Test equipment: the lab's host catalogue and the systemd-nspawn containers that run them.
+
+Every container is started detached with its PID (and the PID's start time, to survive PID
+reuse) recorded in /var/lib/maas-ha-lab/run/<name>.json before anything else happens, so
+`down` can stop exactly what `up` started, even after a partial `up`.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+from . import net
+from .common import (HOSTS_DIR, LOG_DIR, RUN_DIR, SSH_KEY, LabError, log, run)
+
+# name -> (last octet, inventory group, role, MAAS instance)
+FIXED_HOSTS = {
+    "pg1": (10, "maas_postgres", "postgres", "a"),
+    "region1": (11, "maas_region", "region", "a"),
+    "region2": (12, "maas_region", "region", "a"),
+    "lb1": (13, "maas_haproxy", "haproxy", "a"),
+    "region3": (14, "maas_region_spare", "region", "a"),
+    "b-pg1": (30, "b_maas_postgres", "postgres", "b"),
+    "b-region1": (31, "b_maas_region", "region", "b"),
+}
+DEFAULT_FIXED = ["pg1", "region1", "region2", "lb1"]
+OPTIONAL_FIXED = ["region3", "b-pg1", "b-region1"]
+MAX_RACKS = 100
+SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
+
+
+def host_info(name):
+    """Address, group, role and instance of a lab host name; LabError for unknown names."""
+    if name in FIXED_HOSTS:
+        octet, group, role, inst = FIXED_HOSTS[name]
+    elif name.startswith("rack") and name[4:].isdigit() and 1 <= int(name[4:]) <= MAX_RACKS \
+            and str(int(name[4:])) == name[4:]:
+        octet, group, role, inst = 100 + int(name[4:]), "maas_rack", "rack", "a"
+    else:
+        raise LabError("unknown lab host %r (known: %s, rack1..rack%d)"
+                       % (name, ", ".join(FIXED_HOSTS), MAX_RACKS))
+    return {"address": "10.77.0.%d" % octet, "group": group, "role": role, "instance": inst}
+
+
+def desired_hosts(racks, extra):
+    """The host set `up` should run: defaults, rack1..rackN and the requested extras."""
+    if not 0 <= racks <= MAX_RACKS:
+        raise LabError("--racks must be between 0 and %d" % MAX_RACKS)
+    names = list(DEFAULT_FIXED)
+    for e in extra:
+        host_info(e)
+        if e not in names:
+            names.append(e)
+    names += ["rack%d" % i for i in range(1, racks + 1) if "rack%d" % i not in names]
+    return names
+
+
+def machine_name(host):
+    """nspawn machine name (contract: mhlab-<name>)."""
+    return "mhlab-" + host
+
+
+# ---------------------------------------------------------------- runtime records
+
+def _record_path(host):
+    return os.path.join(RUN_DIR, host + ".json")
+
+
+def read_record(host):
+    """The run record of a host, or None."""
+    try:
+        with open(_record_path(host)) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def recorded_hosts():
+    """Names of hosts with a run record."""
+    if not os.path.isdir(RUN_DIR):
+        return []
+    return sorted(f[:-5] for f in os.listdir(RUN_DIR) if f.endswith(".json"))
+
+
+def _write_record(host, rec):
+    os.makedirs(RUN_DIR, exist_ok=True)
+    tmp = _record_path(host) + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(rec, fh, indent=1)
+    os.rename(tmp, _record_path(host))
+
+
+def _proc_start(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            return fh.read().split(b"\0")
+    except OSError:
+        return []
+
+
+def _is_our_nspawn(pid, host, start=None):
+    """True when pid is still the systemd-nspawn we started for host (not a reused PID)."""
+    argv = _proc_cmdline(pid)
+    if not argv or not os.path.basename(argv[0].decode(errors="replace")) == "systemd-nspawn":
+        return False
+    if ("--machine=" + machine_name(host)).encode() not in argv:
+        return False
+    return start is None or _proc_start(pid) == start
+
+
+def running_pid(host):
+    """PID of the host's container (its systemd-nspawn) if it is running, else None."""
+    rec = read_record(host)
+    if rec and rec.get("pid") and _is_our_nspawn(rec["pid"], host, rec.get("start")):
+        return rec["pid"]
+    return None
+
+
+def stray_nspawns():
+    """systemd-nspawn processes carrying one of our machine names and netns paths but no record
+    (a crash between start and record); found by those exact arguments, never by process name."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        argv = _proc_cmdline(int(entry))
+        if not argv or os.path.basename(argv[0].decode(errors="replace")) != "systemd-nspawn":
+            continue
+        args = [a.decode(errors="replace") for a in argv]
+        machine = [a for a in args if a.startswith("--machine=mhlab-")]
+        nspath = [a for a in args if a.startswith("--network-namespace-path=/run/netns/mhlab-")]
+        if machine and nspath:
+            found[machine[0][len("--machine=mhlab-"):]] = int(entry)
+    return found
+
+
+# ---------------------------------------------------------------- boot / stop
+
+def upper_dir(host):
+    """Overlay upper dir of a host (its whole difference from the base image)."""
+    return os.path.join(HOSTS_DIR, host, "upper")
+
+
+def _inject(host, info, all_hosts):
+    """Files each host gets on top of the image: its name, the lab's /etc/hosts, the ssh key."""
+    up = upper_dir(host)
+    os.makedirs(os.path.join(up, "etc"), exist_ok=True)
+    os.chmod(os.path.join(up, "etc"), 0o755)
+    with open(os.path.join(up, "etc/hostname"), "w") as fh:
+        fh.write(host + "\n")
+    lines = ["127.0.0.1 localhost", "127.0.1.1 %s" % host, "::1 localhost ip6-localhost"]
+    lines += ["%s %s" % (h["address"], n) for n, h in sorted(all_hosts.items()) if n != host]
+    with open(os.path.join(up, "etc/hosts"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    ssh = os.path.join(up, "root/.ssh")
+    os.makedirs(ssh, exist_ok=True)
+    os.chmod(os.path.join(up, "root"), 0o700)
+    os.chmod(ssh, 0o700)
+    with open(SSH_KEY + ".pub") as src, open(os.path.join(ssh, "authorized_keys"), "w") as dst:
+        dst.write(src.read())
+    os.chmod(os.path.join(ssh, "authorized_keys"), 0o600)
+
+
+def start(host, image, all_hosts):
+    """Set up the host's network and start its container detached; returns the nspawn PID."""
+    info = host_info(host)
+    net.setup_host_net(host, info["address"])
+    _inject(host, info, all_hosts)
+    os.makedirs(LOG_DIR, exist_ok=True)
+    overlay = ":".join(image.lowers() + [upper_dir(host), "/"])
+    cmd = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--boot",
+           "--machine=" + machine_name(host), "--hostname=" + host,
+           "--directory=" + image.rootfs, "--overlay=" + overlay,
+           "--network-namespace-path=/run/netns/" + net.ns_name(host),
+           "--bind-ro=%s:/srv/labrepo" % image.repo,
+           "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive"]
+    logf = open(os.path.join(LOG_DIR, host + ".log"), "ab")
+    logf.write(("\n=== %s start\n" % time.ctime()).encode())
+    logf.flush()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                            start_new_session=True, close_fds=True,
+                            env=dict(os.environ, SYSTEMD_LOG_LEVEL="warning"))
+    logf.close()
+    _write_record(host, {"name": host, "pid": proc.pid, "start": _proc_start(proc.pid),
+                         "machine": machine_name(host), "netns": net.ns_name(host),
+                         "address": info["address"], "upper": upper_dir(host),
+                         "layer_key": image.layer_key, "base_key": image.base_key,
+                         "started": time.time()})
+    return proc.pid
+
+
+def log_tail(host, n=20):
+    """Last lines of a host's container log (for error messages)."""
+    try:
+        with open(os.path.join(LOG_DIR, host + ".log"), errors="replace") as fh:
+            return "".join(fh.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+def ssh_banner(address, timeout=1.0):
+    """True when something answers with an SSH banner on address:22."""
+    try:
+        with socket.create_connection((address, 22), timeout=timeout) as s:
+            s.settimeout(timeout)
+            return s.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+def ssh_cmd(address, command=None, tty=False):
+    """The ssh command line that logs in to a lab host as root with the lab key."""
+    cmd = ["ssh", "-i", SSH_KEY] + SSH_OPTS + (["-t"] if tty else []) + ["root@" + address]
+    if command:
+        cmd += ["--"] + list(command)
+    return cmd
+
+
+def wait_ready(host, pid, timeout=180):
+    """Wait until sshd answers and a key login works (polling, no fixed sleep)."""
+    address = host_info(host)["address"]
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while time.monotonic() < deadline:
+        if not _is_our_nspawn(pid, host):
+            raise LabError("container of %s exited during boot; log tail:\n%s" % (host, log_tail(host)))
+        if ssh_banner(address):
+            proc = run(ssh_cmd(address, ["true"]), check=False, quiet=True)
+            if proc.returncode == 0:
+                return
+        time.sleep(delay)
+        delay = min(delay * 1.5, 1.0)
+    raise LabError("%s (%s) did not answer ssh within %d s; log tail:\n%s"
+                   % (host, address, timeout, log_tail(host)))
+
+
+def _children(pid):
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return kids
+
+
+def stop_many(hosts, timeout=20):
+    """Stop containers: SIGTERM (nspawn powers the container off cleanly), then SIGKILL the
+    container's init and nspawn if they linger. Only PIDs we recorded (or that carry our
+    exact machine name and netns arguments)."""
+    targets = {}
+    strays = stray_nspawns()
+    for host in hosts:
+        pid = running_pid(host)
+        if pid is None and host in strays:
+            pid = strays[host]
+        if pid is not None:
+            targets[host] = pid
+    for host, pid in targets.items():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while targets and time.monotonic() < deadline:
+        targets = {h: p for h, p in targets.items() if _is_our_nspawn(p, h)}
+        if targets:
+            time.sleep(0.2)
+    for host, pid in targets.items():
+        log("%s did not power off within %d s; killing its container" % (host, timeout))
+        for kid in _children(pid):
+            try:
+                os.kill(kid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + 10
+    while any(_is_our_nspawn(p, h) for h, p in targets.items()) and time.monotonic() < end:
+        time.sleep(0.1)
+    for host in hosts:
+        try:
+            os.remove(_record_path(host))
+        except OSError:
+            pass
+
+
+def drop_upper(host):
+    """Forget everything a host changed: its overlay upper dir (and nspawn's work dir)."""
+    shutil.rmtree(os.path.join(HOSTS_DIR, host), ignore_errors=True)
+
+
+def ssh_keygen():
+    """Generate the lab's ssh key once (root logs in to every host with it)."""
+    if os.path.exists(SSH_KEY) and os.path.exists(SSH_KEY + ".pub"):
+        return
+    os.makedirs(os.path.dirname(SSH_KEY), exist_ok=True)
+    for p in (SSH_KEY, SSH_KEY + ".pub"):
+        if os.path.exists(p):
+            os.remove(p)
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "maas-ha-lab", "-f", SSH_KEY])
+    os.chmod(SSH_KEY, 0o600)
+
+
+def hosts_json(names, flavour=None):
+    """The document inventories read: network, gateway, key, and each host's address/group."""
+    doc = {"network": net.NETWORK, "gateway": net.GATEWAY, "ssh_key": SSH_KEY,
+           "ssh_user": "root", "hosts": {}}
+    if flavour:
+        doc["flavour"] = flavour
+    for n in names:
+        info = host_info(n)
+        info["machine"] = machine_name(n)
+        doc["hosts"][n] = info
+    return doc
