@@ -1,0 +1,38 @@
+"""HAProxy in front of every region's API: health-checked backends, a config that is
+validated before it goes live, and a reload (not a restart) when it changes."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, systemd
+
+import config
+from deploys.packages import packages_present
+from operations import haproxy
+
+
+def rendered_config(topology) -> str:
+    """The haproxy.cfg this host should have, from the inventory."""
+    return haproxy.render_config(
+        backends=[
+            {"name": region.name, "address": config.address_of(region),
+             "port": config.get(region, "maas_region_port")}
+            for region in topology.regions
+        ],
+        frontend_port=config.get(host, "maas_haproxy_frontend_port"),
+        maxconn=config.get(host, "maas_haproxy_maxconn"),
+        check_inter=config.get(host, "maas_haproxy_check_inter"),
+        check_fall=config.get(host, "maas_haproxy_check_fall"),
+        check_rise=config.get(host, "maas_haproxy_check_rise"),
+        timeout_connect=config.get(host, "maas_haproxy_timeout_connect"),
+        timeout_client=config.get(host, "maas_haproxy_timeout_client"),
+        timeout_server=config.get(host, "maas_haproxy_timeout_server"),
+        admin_socket=config.get(host, "maas_haproxy_admin_socket"),
+    )
+
+
+@deploy("MAAS HAProxy")
+def maas_haproxy(topology):
+    apt.packages(name="Install HAProxy", packages=["haproxy", "socat"],
+                 update=not packages_present(["haproxy", "socat"]))
+    haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(topology))
+    systemd.service(name="HAProxy running", service="haproxy", running=True, enabled=True)

@@ -1,0 +1,63 @@
+"""The shared PostgreSQL: MAAS's role and database, network access for every region, a
+connection limit sized for the regions, and a backup before any of its config changes."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, postgres, systemd
+
+import config
+from deploys.packages import packages_present
+from operations import maas_pg
+
+PG = {"_sudo": True, "_sudo_user": "postgres"}
+
+
+@deploy("MAAS PostgreSQL")
+def maas_postgres(topology):
+    port = config.get(host, "maas_db_port")
+    db_name = config.get(host, "maas_db_name")
+    db_user = config.get(host, "maas_db_user")
+    backup = {"backup_dir": config.get(host, "maas_pg_backup_dir"), "backup_databases": (db_name,)}
+
+    apt.packages(
+        name="Install PostgreSQL",
+        packages=["postgresql"],
+        update=not packages_present(["postgresql"]),
+    )
+    systemd.service(name="PostgreSQL running", service="postgresql", running=True, enabled=True)
+    maas_pg.server_settings(
+        name="PostgreSQL listen_addresses and max_connections",
+        settings={
+            "listen_addresses": config.get(host, "maas_pg_listen_addresses"),
+            "max_connections": topology.max_connections,
+        },
+        port=port,
+        **backup,
+        **PG,
+    )
+    maas_pg.role(
+        name=f"PostgreSQL role {db_user}",
+        role=db_user,
+        password=config.get(host, "maas_db_password"),
+        port=port,
+        **PG,
+    )
+    postgres.database(
+        name=f"PostgreSQL database {db_name}",
+        database=db_name,
+        owner=db_user,
+        encoding="UTF8",
+        psql_port=port,
+        **PG,
+    )
+    maas_pg.hba_entries(
+        name="pg_hba: one line per region",
+        entries=[
+            {"type": "host", "database": db_name, "user": db_user,
+             "address": f"{config.address_of(region)}/32", "method": None}
+            for region in topology.regions
+        ],
+        port=port,
+        **backup,
+        **PG,
+    )

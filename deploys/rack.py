@@ -1,0 +1,37 @@
+"""Rack controllers: install, register with this MAAS (only when not already registered to
+it), and make rackd.conf list every region so a rack survives any one region's loss."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import apt, snap
+
+import config
+from deploys.packages import deb_spec, packages_present
+from facts.maas import secret_path
+from operations import maas_rack
+
+
+@deploy("MAAS rack")
+def maas_rack_controller(topology):
+    flavour = config.get(host, "maas_flavour")
+    if host not in topology.regions:  # a region+rack host already has its software
+        if flavour == "deb":
+            package = deb_spec("maas-rack-controller", config.get(host, "maas_deb_version"))
+            apt.packages(name="Install maas-rack-controller", packages=[package],
+                         update=not packages_present([package]))
+        else:
+            snap.package(name="Install the maas snap", packages=["maas"],
+                         channel=config.snap_channel(host))
+
+    primary = topology.primary
+    maas_rack.register(
+        name="Register with the regions",
+        flavour=flavour,
+        region_urls=topology.region_urls,
+        secret_host=primary.name,
+        secret_path=secret_path(config.get(primary, "maas_flavour")),
+        expected_secret_sha256=topology.secret_sha256,
+        wait_seconds=config.get(host, "maas_rack_register_timeout"),
+    )
+    maas_rack.region_urls(name="rackd.conf lists every region", flavour=flavour,
+                          region_urls=topology.region_urls)

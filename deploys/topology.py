@@ -1,0 +1,167 @@
+"""Cross-host knowledge for one run, and the guards that need it.
+
+pyinfra plans every host in parallel, but some decisions need all of them: which region is
+the primary, whether every host runs one MAAS version, the region secret the racks must
+share, how many database connections the regions may open. The first host to ask gathers
+the few facts this needs from every host at once; the others wait and reuse the answer.
+Every refusal raises ``config.SettingError`` naming the host and the setting, before pyinfra
+executes a single operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gevent
+from gevent.lock import Semaphore
+from pyinfra.context import ctx_config, ctx_host
+from pyinfra.facts.hardware import Cpus
+from pyinfra.facts.server import Hostname
+
+import config
+from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
+from facts.maas import MaasInstall, MaasRegistration
+from facts.vmhost import VmHostSoftware
+
+_LOCK = Semaphore()
+
+
+@dataclass
+class Topology:
+    """The MAAS cluster as the inventory describes it and the hosts report it."""
+
+    postgres: list
+    regions: list
+    racks: list
+    haproxies: list
+    installs: dict = field(default_factory=dict)
+    workers: dict = field(default_factory=dict)
+    budget: config.ConnectionBudget | None = None
+    max_connections: int = 100
+    secret_sha256: str | None = None
+    rack_hostnames: dict = field(default_factory=dict)
+
+    @property
+    def primary(self):
+        return self.regions[0]
+
+    @property
+    def region_urls(self) -> list[str]:
+        return [config.region_url(region) for region in self.regions]
+
+    def is_primary(self, host) -> bool:
+        return host == self.primary
+
+    def workers_of(self, host) -> int:
+        return self.workers[host.name]
+
+
+def _gather(fact_cls, hosts, **kwargs) -> dict:
+    """One fact from many hosts, in parallel (each greenlet with its own host context)."""
+
+    def one(host):
+        with ctx_config.use(host.state.config.copy()), ctx_host.use(host):
+            return host.get_fact(fact_cls, **kwargs)
+
+    jobs = {host.name: gevent.spawn(one, host) for host in hosts}
+    gevent.joinall(list(jobs.values()), raise_error=True)
+    return {name: job.value for name, job in jobs.items()}
+
+
+def get_topology(state, inventory) -> Topology:
+    """The run's Topology, computed once (validation, facts, guards) and memoised on the state."""
+    cached = getattr(state, "_maas_ha_topology", None)
+    if cached is not None:
+        return cached
+    with _LOCK:
+        cached = getattr(state, "_maas_ha_topology", None)
+        if cached is None:
+            cached = _build(inventory)
+            state._maas_ha_topology = cached
+    return cached
+
+
+def _build(inventory) -> Topology:
+    config.validate_inventory(inventory)
+    topo = Topology(
+        postgres=config.hosts_of(inventory, GROUP_POSTGRES),
+        regions=config.hosts_of(inventory, GROUP_REGION),
+        racks=config.hosts_of(inventory, GROUP_RACK),
+        haproxies=config.hosts_of(inventory, GROUP_HAPROXY),
+    )
+    maas_hosts = list(dict.fromkeys(topo.regions + topo.racks))
+    topo.installs = _gather(MaasInstall, maas_hosts)
+    _check_installs(topo)
+    _check_racks(topo)
+    cpus = _gather(Cpus, topo.regions)
+    topo.workers = {
+        region.name: config.get(region, "maas_num_workers") or config.default_num_workers(cpus[region.name])
+        for region in topo.regions
+    }
+    _size_connections(topo)
+    dhcp_racks = {vlan[key] for vlan in config.get(topo.primary, "maas_dhcp_vlans")
+                  for key in ("primary_rack", "secondary_rack")}
+    racks_by_name = {rack.name: rack for rack in topo.racks}
+    topo.rack_hostnames = _gather(Hostname, [racks_by_name[name] for name in sorted(dhcp_racks)])
+    return topo
+
+
+def _check_installs(topo: Topology) -> None:
+    """No mixed MAAS versions, no flavour that differs from the inventory's."""
+    for host in list(dict.fromkeys(topo.regions + topo.racks)):
+        install = topo.installs.get(host.name) or {}
+        wanted_series = str(config.get(host, "maas_version"))
+        wanted_flavour = config.get(host, "maas_flavour")
+        flavours = install.get("flavours") or []
+        if len(flavours) > 1:
+            raise SettingError(host.name, "maas_flavour", f"MAAS is installed both as {' and '.join(flavours)}; "
+                               "remove one before deploying")
+        if install.get("flavour") and install["flavour"] != wanted_flavour:
+            raise SettingError(host.name, "maas_flavour", f"MAAS is installed as {install['flavour']} "
+                               f"but the inventory asks for {wanted_flavour}")
+        if install.get("series") and install["series"] != wanted_series:
+            raise SettingError(host.name, "maas_version", f"host runs MAAS {install['version']} but the "
+                               f"inventory asks for {wanted_series}: MAAS versions must not be mixed "
+                               "(upgrade every host together first)")
+
+
+def _check_racks(topo: Topology) -> None:
+    """Racks: not on a VM host, and not registered to another MAAS."""
+    if not topo.racks:
+        return
+    vm_software = _gather(VmHostSoftware, topo.racks)
+    for rack in topo.racks:
+        if vm_software[rack.name]:
+            raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(vm_software[rack.name])} "
+                               "found: a rack controller must not run on a VM host (libvirt/LXD)")
+    registrations = _gather(MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks)))
+    primary_registration = registrations[topo.primary.name] or {}
+    topo.secret_sha256 = primary_registration.get("secret_sha256")
+    for rack in topo.racks:
+        if rack in topo.regions:
+            continue  # region+rack: its node id is the region's own
+        registration = registrations[rack.name] or {}
+        if not registration.get("maas_id"):
+            continue
+        if topo.secret_sha256 is None or registration.get("secret_sha256") != topo.secret_sha256:
+            raise SettingError(rack.name, f"group {GROUP_RACK}", f"rack is already registered (maas_id "
+                               f"{registration['maas_id']}) to another MAAS: a rack belongs to one MAAS; "
+                               "move it with deploys/rack_move.py or remove it from the inventory")
+
+
+def _size_connections(topo: Topology) -> None:
+    """Size max_connections from the inventory and refuse a budget it cannot hold."""
+    pg = topo.postgres[0]
+    topo.budget = config.connection_budget(
+        topo.workers,
+        per_worker=config.get(pg, "maas_pg_connections_per_worker"),
+        min_per_region=config.get(pg, "maas_pg_min_connections_per_region"),
+        headroom=config.get(pg, "maas_pg_connection_headroom"),
+    )
+    explicit = pg.data.get("maas_pg_max_connections")
+    if explicit is not None and explicit < topo.budget.needed:
+        detail = ", ".join(f"{name}: {n}" for name, n in topo.budget.per_region.items())
+        raise SettingError(pg.name, "maas_pg_max_connections", f"{explicit} cannot hold the regions' "
+                           f"connection budget of {topo.budget.needed} ({detail}; headroom "
+                           f"{topo.budget.headroom})")
+    topo.max_connections = explicit if explicit is not None else max(topo.budget.needed, 100)
