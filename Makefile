@@ -1,0 +1,34 @@
+# maas-ha: the two set-up commands are `make demo` (run the HA deploy on the built-in lab)
+# and `make test` (unit fixtures, then end-to-end tests on the lab). Both install what they
+# need first, so they work on a fresh machine (run as root: the lab uses namespaces).
+
+PYTHON ?= python3
+PYINFRA ?= pyinfra
+RACKS ?= 2
+LAB := $(PYTHON) lab/labctl.py
+
+.PHONY: install demo show test unit lab-test lab-up lab-down bench
+
+install:
+	$(PYTHON) -m pip install -q -e '.[test]'
+
+demo: install lab-up
+	$(PYINFRA) -y inventories/lab.py deploy.py
+	$(PYTHON) lab/show.py
+
+show:
+	$(PYTHON) lab/show.py
+
+test: install unit lab-test
+
+unit:
+	$(PYTHON) -m pytest tests/unit lab/standin/tests -q
+
+lab-test:
+	$(PYTHON) -m pytest tests/lab -q
+
+lab-up:
+	$(LAB) up --racks $(RACKS)
+
+lab-down:
+	$(LAB) down

@@ -1,0 +1,74 @@
+"""Show what the deploy built in the lab: regions and racks as the MAAS API lists them,
+HAProxy's view of its backends, and the API answering through HAProxy.
+
+Lab tooling (test equipment): reads /var/lib/maas-ha-lab/hosts.json; never prints a secret.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from operations.maas_api_client import MaasClient  # noqa: E402
+
+LAB = Path("/var/lib/maas-ha-lab")
+
+
+def ssh(hosts: dict, name: str, command: str) -> str:
+    address = hosts["hosts"][name]["address"]
+    result = subprocess.run(
+        ["ssh", "-i", hosts["ssh_key"], "-o", "StrictHostKeyChecking=no", "-o",
+         "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+         f"root@{address}", command],
+        capture_output=True, text=True, timeout=60, check=False)
+    return result.stdout
+
+
+def group(hosts: dict, name: str) -> list[str]:
+    return [host for host, spec in hosts["hosts"].items() if spec["group"] == name]
+
+
+def api_key(hosts: dict, region: str) -> str:
+    command = ("if [ -s /var/snap/maas/common/snap_mode ]; then /snap/bin/maas apikey --username admin; "
+               "else maas-region apikey --username admin; fi | head -n 1")
+    return ssh(hosts, region, command).strip()
+
+
+def main() -> int:
+    hosts = json.loads((LAB / "hosts.json").read_text())
+    regions, racks, lbs = group(hosts, "maas_region"), group(hosts, "maas_rack"), group(hosts, "maas_haproxy")
+    lb_url = f"http://{hosts['hosts'][lbs[0]]['address']}/MAAS/" if lbs else None
+    base = lb_url or f"http://{hosts['hosts'][regions[0]]['address']}:5240/MAAS/"
+    client = MaasClient(base, api_key(hosts, regions[0]))
+
+    version = client.get("api/2.0/version/")
+    print(f"MAAS API through {'HAProxy' if lb_url else 'the primary region'} ({base}): "
+          f"version {version['version']}")
+    print("\nRegion controllers:")
+    for region in client.get("api/2.0/regioncontrollers/"):
+        print(f"  {region['hostname']:<12} {region['system_id']}  {', '.join(region['ip_addresses'])}"
+              f"  {region.get('version')}")
+    print("\nRack controllers:")
+    for rack in client.get("api/2.0/rackcontrollers/"):
+        services = {s["name"]: s["status"] for s in rack.get("service_set", [])}
+        print(f"  {rack['hostname']:<12} {rack['system_id']}  {', '.join(rack['ip_addresses'])}"
+              f"  rackd={services.get('rackd', '?')}")
+    for region in regions:
+        direct = MaasClient(f"http://{hosts['hosts'][region]['address']}:5240/MAAS/", "")
+        print(f"\nDirect to {region}: version {direct.get('api/2.0/version/')['version']}")
+    for lb in lbs:
+        print(f"\nHAProxy {lb} backends (show servers state):")
+        state = ssh(hosts, lb, "echo 'show servers state maas_regions' | socat stdio UNIX-CONNECT:/run/haproxy/admin.sock")
+        for line in state.splitlines()[2:]:
+            fields = line.split()
+            if len(fields) > 6:
+                op_state = {"0": "DOWN", "1": "STARTING", "2": "UP", "3": "STOPPING"}.get(fields[5], fields[5])
+                print(f"  {fields[3]:<12} {fields[4]}  {op_state}")
+    print(f"\n{len(regions)} regions, {len(racks)} racks in the lab inventory.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
