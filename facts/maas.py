@@ -1,0 +1,282 @@
+"""How MAAS is installed on a host, and its RPC secret / registration state.
+
+MAAS ships as Debian packages (``maas-region-api``, ``maas-rack-controller``) or as the
+``maas`` snap; both keep their data in different directories. The path helpers below are
+the single definition every fact, operation and deploy uses.
+
+None of these facts prints the shared secret except ``MaasSecret``, which exists for
+explicit ad-hoc queries only.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from pyinfra.api import FactBase
+
+FLAVOURS = ("deb", "snap")
+
+SNAP_MAAS = "/snap/bin/maas"
+SNAP_COMMON = "/var/snap/maas/common"
+SNAP_MODE_PATH = f"{SNAP_COMMON}/snap_mode"
+SNAP_MODES = ("region", "rack", "region+rack")
+REGION_MODES = ("region", "region+rack")
+RACK_MODES = ("rack", "region+rack")
+
+_DATA_DIRS = {"deb": "/var/lib/maas", "snap": f"{SNAP_COMMON}/maas"}
+
+DEB_REGION_PACKAGE = "maas-region-api"
+DEB_RACK_PACKAGE = "maas-rack-controller"
+
+
+def _check_flavour(flavour: str) -> None:
+    if flavour not in FLAVOURS:
+        raise ValueError(f"unknown MAAS flavour {flavour!r} (expected one of {FLAVOURS})")
+
+
+def data_dir(flavour: str) -> str:
+    """MAAS data directory (``MAAS_DATA``) of a flavour."""
+    _check_flavour(flavour)
+    return _DATA_DIRS[flavour]
+
+
+def secret_path(flavour: str) -> str:
+    """Path of the RPC shared secret file of a flavour."""
+    return f"{data_dir(flavour)}/secret"
+
+
+def maas_id_path(flavour: str) -> str:
+    """Path of the node id file (the controller's system_id) of a flavour."""
+    return f"{data_dir(flavour)}/maas_id"
+
+
+def region_cli(flavour: str) -> str:
+    """The local region admin command: ``maas-region`` (deb) or ``/snap/bin/maas`` (snap)."""
+    _check_flavour(flavour)
+    return "maas-region" if flavour == "deb" else SNAP_MAAS
+
+
+def api_cli(flavour: str) -> str:
+    """The ``maas`` API CLI of a flavour (deb: from PATH, snap: absolute)."""
+    _check_flavour(flavour)
+    return "maas" if flavour == "deb" else SNAP_MAAS
+
+
+def short_version(package_version: str | None) -> str | None:
+    """``1:3.5.13-0ubuntu1`` / ``3.5.13-16524-g.5f3c2e1a7`` -> ``3.5.13``."""
+    if not package_version:
+        return None
+    match = re.match(r"^(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?", package_version.strip())
+    if not match:
+        return None
+    major, minor, patch = match.groups()
+    return f"{major}.{minor}.{patch or 0}"
+
+
+# Shell snippet choosing the data dir: snap when snap_mode exists, else deb, else snap.
+_FIND_DATA_DIR = (
+    f"if [ -f {SNAP_MODE_PATH} ] && [ -d {_DATA_DIRS['snap']} ]; then D={_DATA_DIRS['snap']}; "
+    f"elif [ -d {_DATA_DIRS['deb']} ]; then D={_DATA_DIRS['deb']}; "
+    f"elif [ -d {_DATA_DIRS['snap']} ]; then D={_DATA_DIRS['snap']}; "
+    "else D=; fi"
+)
+
+
+class MaasInstall(FactBase):
+    """
+    Which MAAS flavour(s) are installed, the version, the run mode and snap channel.
+
+    .. code:: python
+
+        {
+            "flavour": "deb",            # or "snap", or None
+            "flavours": ["deb"],         # every flavour found (both = refuse the host)
+            "version": "3.5.13",
+            "series": "3.5",
+            "package_version": "1:3.5.13-0ubuntu1",
+            "mode": "region+rack",       # none | region | rack | region+rack
+            "snap_channel": None,        # e.g. "3.5/stable" for snaps
+        }
+    """
+
+    def command(self) -> str:
+        return (
+            "echo '##dpkg'; "
+            f"dpkg-query -W -f='${{Package}} ${{Status}} ${{Version}}\\n' "
+            f"{DEB_REGION_PACKAGE} {DEB_RACK_PACKAGE} 2>/dev/null; "
+            "echo '##snap'; "
+            'S=$(snap list maas 2>/dev/null); echo "$S"; '
+            "case \"$(echo \"$S\" | awk 'NR==2{print $4}')\" in "
+            "*/*/*) snap info maas 2>/dev/null | grep '^tracking:';; esac; "
+            "echo '##mode'; "
+            f"cat {SNAP_MODE_PATH} 2>/dev/null; echo"
+        )
+
+    def process(self, output):
+        section = None
+        deb_packages: dict[str, str] = {}
+        snap_version = None
+        snap_tracking = None
+        snap_mode = None
+
+        for raw_line in output:
+            line = raw_line.strip()
+            if line.startswith("##"):
+                section = line[2:]
+                continue
+            if not line:
+                continue
+            if section == "dpkg":
+                # "<package> install ok installed <version>"
+                bits = line.split()
+                if len(bits) >= 5 and bits[1:4] == ["install", "ok", "installed"]:
+                    deb_packages[bits[0]] = bits[4]
+            elif section == "snap":
+                if line.startswith("tracking:"):
+                    snap_tracking = line.split(":", 1)[1].strip()
+                    continue
+                bits = line.split()
+                if bits[0] == "maas" and len(bits) >= 4:
+                    snap_version = bits[1]
+                    if snap_tracking is None:
+                        snap_tracking = bits[3]
+            elif section == "mode":
+                snap_mode = line
+
+        flavours = []
+        if deb_packages:
+            flavours.append("deb")
+        if snap_version:
+            flavours.append("snap")
+
+        flavour = flavours[0] if flavours else None
+        package_version = None
+        mode = "none"
+        channel = None
+
+        if flavour == "deb":
+            package_version = deb_packages.get(DEB_REGION_PACKAGE) or deb_packages.get(
+                DEB_RACK_PACKAGE
+            )
+            region = DEB_REGION_PACKAGE in deb_packages
+            rack = DEB_RACK_PACKAGE in deb_packages
+            mode = "region+rack" if region and rack else "region" if region else "rack"
+        elif flavour == "snap":
+            package_version = snap_version
+            mode = snap_mode if snap_mode in SNAP_MODES else "none"
+            if snap_tracking and re.match(r"^[^/\s]+/[^/\s]+$", snap_tracking):
+                channel = snap_tracking
+
+        version = short_version(package_version)
+        return {
+            "flavour": flavour,
+            "flavours": flavours,
+            "version": version,
+            "series": version.rsplit(".", 1)[0] if version else None,
+            "package_version": package_version,
+            "mode": mode,
+            "snap_channel": channel,
+        }
+
+
+class MaasRegistration(FactBase):
+    """
+    The MAAS data dir, node id and a digest of the shared secret (never its value).
+
+    ``None`` when there is no MAAS data dir. The snap data dir wins when
+    ``snap_mode`` exists, else the deb one.
+
+    .. code:: python
+
+        {
+            "data_dir": "/var/lib/maas",
+            "maas_id": "fcka3t",
+            "secret_path": "/var/lib/maas/secret",
+            "secret_sha256": "5d41...",
+        }
+    """
+
+    def command(self) -> str:
+        return (
+            f"{_FIND_DATA_DIR}; "
+            'if [ -n "$D" ]; then echo "data_dir=$D"; '
+            'if [ -f "$D/maas_id" ]; then echo "maas_id=$(cat "$D/maas_id")"; fi; '
+            'if [ -f "$D/secret" ]; then echo "secret_path=$D/secret"; '
+            "S=$(tr -d '[:space:]' < \"$D/secret\" 2>/dev/null); "
+            'if [ -n "$S" ]; then printf %s "$S" | sha256sum | '
+            "sed 's/^\\([0-9a-f]*\\).*/secret_sha256=\\1/'; fi; fi; fi"
+        )
+
+    def process(self, output):
+        values: dict[str, str] = {}
+        for line in output:
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                values[key] = value.strip()
+        if not values.get("data_dir"):
+            return None
+        return {
+            "data_dir": values["data_dir"],
+            "maas_id": values.get("maas_id") or None,
+            "secret_path": values.get("secret_path") or None,
+            "secret_sha256": values.get("secret_sha256") or None,
+        }
+
+
+class MaasSecretPath(FactBase):
+    """Path of the existing MAAS shared secret file, or ``None`` (for ad-hoc queries)."""
+
+    def command(self) -> str:
+        return f'{_FIND_DATA_DIR}; if [ -n "$D" ] && [ -f "$D/secret" ]; then echo "$D/secret"; fi'
+
+    def process(self, output):
+        for line in output:
+            if line.strip():
+                return line.strip()
+        return None
+
+
+class MaasSecret(FactBase):
+    """
+    The MAAS shared secret value itself.
+
+    For explicit ad-hoc use only (``pyinfra ... fact maas.MaasSecret``); deploys never
+    use it: they compare ``MaasRegistration``'s digest and read the secret inside a
+    ``FunctionCommand`` at execution time, so the value never reaches pyinfra's output.
+    """
+
+    def command(self) -> str:
+        return f'{_FIND_DATA_DIR}; if [ -n "$D" ] && [ -f "$D/secret" ]; then cat "$D/secret"; fi; echo'
+
+    def process(self, output):
+        value = "".join(line.strip() for line in output)
+        return value or None
+
+
+class MaasAdminUser(FactBase):
+    """
+    Whether a MAAS user exists, asked through the region's ``apikey`` command.
+
+    ``True``/``False``; ``None`` when the region cannot answer (not installed,
+    database down, ...). The keys themselves go to ``/dev/null``.
+    """
+
+    def command(self, username, flavour) -> str:
+        cli = region_cli(flavour)
+        return (
+            f"if command -v {cli} >/dev/null 2>&1; then "
+            f"E=$({cli} apikey --username {shlex.quote(username)} 2>&1 >/dev/null); "
+            'echo "rc=$?"; echo "$E" | tail -n 5; '
+            "else echo absent; fi"
+        )
+
+    def process(self, output):
+        lines = [line.strip() for line in output]
+        if not lines or lines[0] == "absent":
+            return None
+        if lines[0] == "rc=0":
+            return True
+        if any("User does not exist" in line for line in lines[1:]):
+            return False
+        return None

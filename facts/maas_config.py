@@ -1,0 +1,146 @@
+"""regiond.conf / rackd.conf: ownership, mode and settings, with secret values digested.
+
+The YAML is read on the host by a tiny ``python3`` + ``yaml`` script (both are always
+present on MAAS hosts) that replaces every secret value by ``sha256:<hex>`` before anything
+is printed, so the database password never reaches pyinfra's output. Operations compare
+wanted secrets through ``secret_digest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+
+from pyinfra.api import FactBase
+
+from facts.maas import _check_flavour
+
+CONFIG_PATHS = {
+    ("regiond", "deb"): "/etc/maas/regiond.conf",
+    ("rackd", "deb"): "/etc/maas/rackd.conf",
+    ("regiond", "snap"): "/var/snap/maas/current/regiond.conf",
+    ("rackd", "snap"): "/var/snap/maas/current/rackd.conf",
+}
+
+# Keys whose values are secrets: printed only as digests.
+SECRET_KEYS = ("database_pass", "vault_secret_id", "vault_approle_id")
+
+
+def config_path(kind: str, flavour: str) -> str:
+    """Path of ``regiond`` or ``rackd`` configuration for a flavour."""
+    _check_flavour(flavour)
+    if kind not in ("regiond", "rackd"):
+        raise ValueError(f"unknown MAAS config kind {kind!r} (expected 'regiond' or 'rackd')")
+    return CONFIG_PATHS[(kind, flavour)]
+
+
+def secret_digest(value) -> str:
+    """The form a secret setting takes in these facts: ``sha256:<hex>`` ("" stays "")."""
+    if value is None or value == "":
+        return ""
+    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+
+
+# Runs on the host; no single quotes (the whole script is shell-quoted).
+_READ_SCRIPT = """
+import hashlib, json, sys, yaml
+try:
+    data = yaml.safe_load(open(sys.argv[1]).read())
+except Exception as e:
+    print("error=" + type(e).__name__)
+    sys.exit(0)
+if data is None:
+    data = {}
+if not isinstance(data, dict):
+    print("error=not a YAML mapping")
+    sys.exit(0)
+for key in %s:
+    value = data.get(key)
+    if value is not None and value != "":
+        data[key] = "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+print("settings=" + json.dumps(data, sort_keys=True, default=str))
+""" % (json.dumps(list(SECRET_KEYS)),)
+
+
+class _MaasConfFact(FactBase):
+    abstract = True
+
+    def command(self, path) -> str:
+        quoted = shlex.quote(path)
+        return (
+            f"echo path={quoted}; "
+            f"if [ -f {quoted} ]; then stat -c 'stat=%U %G %a' {quoted}; "
+            f"python3 -c {shlex.quote(_READ_SCRIPT.strip())} {quoted} "
+            "|| echo 'error=python3/yaml unavailable'; "
+            "else echo absent; fi"
+        )
+
+    def process(self, output):
+        result = {
+            "path": None,
+            "exists": False,
+            "user": None,
+            "group": None,
+            "mode": None,
+            "settings": {},
+        }
+        for raw_line in output:
+            line = raw_line.strip()
+            if line == "absent":
+                continue
+            key, _, value = line.partition("=")
+            if key == "path":
+                result["path"] = value
+            elif key == "stat":
+                bits = value.split()
+                if len(bits) == 3:
+                    result["user"], result["group"], result["mode"] = bits
+                result["exists"] = True
+            elif key == "settings":
+                result["settings"] = json.loads(value)
+                result["exists"] = True
+            elif key == "error":
+                # Unreadable/invalid file: operations refuse to guess.
+                result["settings"] = None
+                result["exists"] = True
+        return result
+
+
+class RegiondConf(_MaasConfFact):
+    """
+    regiond.conf at ``path``: owner, group, octal mode and its settings.
+
+    ``database_pass``/``vault_secret_id``/``vault_approle_id`` come back as
+    ``sha256:<hex>``. ``settings`` is ``None`` when the file is not valid YAML.
+
+    .. code:: python
+
+        {
+            "path": "/etc/maas/regiond.conf",
+            "exists": True,
+            "user": "maas",
+            "group": "maas",
+            "mode": "640",
+            "settings": {"database_host": "10.77.0.10", "database_pass": "sha256:..."},
+        }
+    """
+
+    def command(self, path) -> str:
+        return super().command(path)
+
+    def process(self, output):
+        return super().process(output)
+
+
+class RackdConf(_MaasConfFact):
+    """
+    rackd.conf at ``path``: owner, group, octal mode and its settings (``maas_url``
+    may be a list or a plain string). Same shape as ``RegiondConf``.
+    """
+
+    def command(self, path) -> str:
+        return super().command(path)
+
+    def process(self, output):
+        return super().process(output)

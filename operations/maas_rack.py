@@ -1,0 +1,368 @@
+"""Rack controller operations: registration, region URLs in rackd.conf, removal.
+
+Registration needs the region's shared secret, which only exists on a region host. It is
+read at execution time inside a ``FunctionCommand`` (never during planning, never printed)
+and passed to the rack as a ``HiddenValue``. ``maas-rack register`` exits 0 even with a
+wrong secret, so the function waits for ``maas_id`` to appear and fails clearly otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+import weakref
+from io import StringIO
+
+import gevent
+import yaml
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
+from pyinfra.api.exceptions import OperationError, OperationValueError
+from pyinfra.api.hiddenvalue import HiddenValue
+
+from facts.maas import (
+    REGION_MODES,
+    SNAP_MAAS,
+    MaasInstall,
+    MaasRegistration,
+    maas_id_path,
+    secret_path as maas_secret_path,
+)
+from facts.maas_config import RackdConf, config_path as maas_config_path
+from operations.maas_api_client import MaasApiError, MaasClient
+from operations.maas_region import check_flavour, fact_data
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 3
+RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
+
+# Secrets read from region hosts, per pyinfra run (state) and (host, path).
+_SECRET_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _q(value) -> str:
+    return shlex.quote(str(value))
+
+
+def _url_list(region_urls) -> list:
+    if isinstance(region_urls, str):
+        return [region_urls]
+    return [str(url) for url in region_urls or []]
+
+
+def _run(target, command, use_sudo=False):
+    """Run a command quietly (neither the command nor its output is printed)."""
+    kwargs = {"print_output": False, "print_input": False}
+    if use_sudo:
+        kwargs["_sudo"] = True
+    return target.run_shell_command(command, **kwargs)
+
+
+def _fail(target, message: str) -> bool:
+    target.log_styled(message, fg="red", log_func=logger.error)
+    return False
+
+
+def read_remote_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> str:
+    """The shared secret from ``secret_host`` (cached per run); raises OperationError."""
+    cache = _SECRET_CACHE.setdefault(state, {})
+    key = (secret_host, secret_path)
+    if key in cache:
+        return cache[key]
+    source = state.inventory.get_host(secret_host, default=None)
+    if source is None:
+        raise OperationError(f"secret host {secret_host} is not in the inventory")
+    if not source.connected:
+        source.connect(raise_exceptions=True)
+    ok, output = _run(source, StringCommand("cat", _q(secret_path)), use_sudo)
+    value = "".join(output.stdout_lines).strip() if ok else ""
+    if not value:
+        raise OperationError(
+            f"cannot read the MAAS shared secret from {secret_host}:{secret_path}",
+        )
+    cache[key] = value
+    return value
+
+
+def register_rack(
+    state,
+    host,
+    flavour,
+    region_urls,
+    secret_host,
+    secret_path,
+    wait_seconds=90,
+    use_sudo=False,
+):
+    """Execution-time half of ``register``: read the secret, register, wait for ``maas_id``."""
+    urls = _url_list(region_urls)
+    source = f"{secret_host}:{secret_path}"
+    try:
+        secret = read_remote_secret(state, secret_host, secret_path, use_sudo)
+    except OperationError as error:
+        return _fail(host, f"{host.name}: rack registration failed: {error}")
+
+    hidden = HiddenValue(_q(secret))
+    id_path = maas_id_path(flavour)
+    if flavour == "deb":
+        bits: list = ["maas-rack", "register"]
+        for url in urls:
+            bits += ["--url", _q(url)]
+        command = StringCommand(*bits, "--secret", hidden)
+    else:
+        command = StringCommand(
+            "rm", "-f", _q(id_path), "&&",
+            SNAP_MAAS, "init", "rack", "--maas-url", _q(urls[0]), "--secret", hidden, "--force",
+        )  # fmt: skip
+    ok, output = _run(host, command, use_sudo)
+    if not ok:
+        return _fail(
+            host,
+            f"{host.name}: rack registration command failed (region {', '.join(urls)}, "
+            f"secret from {source}): {output.stderr.strip()[-500:]}",
+        )
+
+    deadline = time.monotonic() + max(0, int(wait_seconds))
+    check = StringCommand("cat", _q(id_path), "2>/dev/null", "||", "true")
+    while True:
+        ok, output = _run(host, check, use_sudo)
+        if ok and output.stdout.strip():
+            host.log_styled(f"registered as rack controller {output.stdout.strip()}", fg="green")
+            return True
+        if time.monotonic() >= deadline:
+            break
+        gevent.sleep(POLL_SECONDS)
+
+    _, logs = _run(
+        host,
+        StringCommand("journalctl", "-u", RACKD_JOURNAL[flavour], "-n", "5", "--no-pager"),
+        use_sudo,
+    )
+    return _fail(
+        host,
+        f"{host.name}: rack did not register within {wait_seconds}s with the region at "
+        f"{', '.join(urls)} using the secret from {source} ({id_path} never appeared). "
+        "Check the URL and that the secret matches that region. Last rackd log lines:\n"
+        + logs.stdout,
+    )
+
+
+@operation()
+def register(
+    flavour,
+    region_urls,
+    secret_host,
+    secret_path,
+    expected_secret_sha256=None,
+    wait_seconds=90,
+    use_sudo=False,
+):
+    """
+    Register this rack with the regions, unless it already belongs to this MAAS.
+
+    + flavour: ``deb`` (``maas-rack register``) or ``snap`` (``maas init rack``)
+    + region_urls: every region URL (snap takes the first; ``region_urls`` sets the list)
+    + secret_host: inventory name of a region host holding the shared secret
+    + secret_path: path of the secret file on ``secret_host``
+    + expected_secret_sha256: the region secret's digest (``MaasRegistration`` on a region)
+    + wait_seconds: how long to wait for the registration to show (``maas_id`` written)
+    + use_sudo: run the execution-time commands with sudo
+
+    A rack with a ``maas_id`` and the expected secret is left alone; one with a
+    ``maas_id`` and another secret belongs to another MAAS and is refused (use the
+    move deploy).
+    """
+    check_flavour(flavour)
+    urls = _url_list(region_urls)
+    if not urls:
+        raise OperationValueError(f"{host.name}: region_urls is empty")
+
+    registration = fact_data(host.get_fact(MaasRegistration)) or {}
+    maas_id = registration.get("maas_id")
+    if maas_id:
+        if expected_secret_sha256 and registration.get("secret_sha256") == expected_secret_sha256:
+            host.noop(f"rack {maas_id} is already registered with this MAAS")
+            return
+        raise OperationValueError(
+            f"{host.name}: rack is registered to another MAAS (maas_id {maas_id}, its secret "
+            f"differs from {secret_host}:{secret_path}); use the move deploy to move it",
+        )
+
+    yield FunctionCommand(
+        register_rack,
+        [],
+        {
+            "flavour": flavour,
+            "region_urls": urls,
+            "secret_host": str(secret_host),
+            "secret_path": secret_path,
+            "wait_seconds": int(wait_seconds),
+            "use_sudo": bool(use_sudo),
+        },
+    )
+
+
+@operation()
+def region_urls(flavour, region_urls):
+    """
+    Make rackd.conf's ``maas_url`` exactly this list of region URLs.
+
+    + flavour: ``deb`` (``maas-rack config --region-url ...`` + restart ``maas-rackd``) or
+      ``snap`` (merged rackd.conf uploaded, every other key kept, then ``snap restart maas``)
+    + region_urls: every region URL, in order
+
+    A plain-string ``maas_url`` (what ``maas init`` writes) is upgraded to the list form.
+    """
+    check_flavour(flavour)
+    urls = _url_list(region_urls)
+    if not urls:
+        raise OperationValueError(f"{host.name}: region_urls is empty")
+
+    path = maas_config_path("rackd", flavour)
+    conf = fact_data(host.get_fact(RackdConf, path=path)) or {}
+    settings = conf.get("settings") if conf.get("exists") else {}
+    if settings is None:
+        raise OperationError(f"{host.name}: {path} is not a readable YAML mapping; fix it first")
+
+    current = settings.get("maas_url")
+    if isinstance(current, list) and [str(url) for url in current] == urls:
+        host.noop(f"rackd.conf {path} already lists {', '.join(urls)}")
+        return
+
+    if flavour == "deb":
+        bits: list = ["maas-rack", "config"]
+        for url in urls:
+            bits += ["--region-url", _q(url)]
+        yield StringCommand(*bits)
+        yield StringCommand("systemctl", "restart", "maas-rackd")
+        return
+
+    merged = dict(settings)
+    merged["maas_url"] = urls
+    content = yaml.safe_dump(merged, default_flow_style=False)
+    yield FileUploadCommand(StringIO(content), path)
+    if conf.get("mode"):
+        yield StringCommand("chmod", conf["mode"], _q(path))
+    yield StringCommand("snap", "restart", "maas")
+
+
+def _read_api_key(target, admin_username, flavour=None, use_sudo=False) -> str:
+    """First API key of ``admin_username`` read on ``target`` (never printed)."""
+    user = _q(admin_username)
+    if flavour == "deb":
+        command = f"maas-region apikey --username {user} | head -n 1"
+    elif flavour == "snap":
+        command = f"{SNAP_MAAS} apikey --username {user} | head -n 1"
+    else:
+        command = (
+            f"if [ -x {SNAP_MAAS} ] && [ -f /var/snap/maas/common/snap_mode ]; "
+            f"then {SNAP_MAAS} apikey --username {user}; "
+            f"else maas-region apikey --username {user}; fi | head -n 1"
+        )
+    ok, output = _run(target, StringCommand(command), use_sudo)
+    key = "".join(output.stdout_lines).strip() if ok else ""
+    if key.count(":") != 2:
+        raise OperationError(
+            f"cannot read an API key for MAAS user {admin_username} on {target.name}",
+        )
+    return key
+
+
+def deregister_rack(
+    state, host, api_url, key_host, admin_username, hostname, force=False, key_flavour=None,
+    use_sudo=False,
+):  # fmt: skip
+    """Execution-time half of ``deregister``: delete the rack through the API."""
+    try:
+        source = state.inventory.get_host(key_host, default=None)
+        if source is None:
+            raise OperationError(f"key host {key_host} is not in the inventory")
+        if not source.connected:
+            source.connect(raise_exceptions=True)
+        client = MaasClient(api_url, _read_api_key(source, admin_username, key_flavour, use_sudo))
+        racks = client.get("rackcontrollers/", hostname=hostname) or []
+        racks = [rack for rack in racks if rack.get("hostname") == hostname]
+        if not racks:
+            host.log_styled(f"rack {hostname} is not known to {api_url}; nothing to delete")
+            return True
+        for rack in racks:
+            params = {"force": "true"} if force else {}
+            client.delete(f"rackcontrollers/{rack['system_id']}/", **params)
+            host.log_styled(f"deleted rack controller {hostname} ({rack['system_id']})", fg="green")
+    except (OperationError, MaasApiError) as error:
+        return _fail(host, f"{host.name}: cannot delete rack {hostname} from {api_url}: {error}")
+    return True
+
+
+@operation()
+def deregister(
+    api_url, key_host, admin_username, hostname, force=False, key_flavour=None, use_sudo=False
+):
+    """
+    Delete this rack from the region (API ``DELETE rackcontrollers/<id>/``).
+
+    + api_url: region URL the control machine can reach
+    + key_host: inventory name of a region host where the admin's API key is read
+    + admin_username: MAAS admin whose key is used (read at execution, never printed)
+    + hostname: the rack's MAAS hostname
+    + force: also when it is the only rack able to serve DHCP on a VLAN (DHCP goes off)
+    + key_flavour: ``deb``/``snap`` of ``key_host`` (default: detected on the host)
+
+    Which racks MAAS knows is only visible through the API at execution time; the
+    function does nothing when the rack is not listed.
+    """
+    yield FunctionCommand(
+        deregister_rack,
+        [],
+        {
+            "api_url": api_url,
+            "key_host": str(key_host),
+            "admin_username": admin_username,
+            "hostname": hostname,
+            "force": bool(force),
+            "key_flavour": key_flavour,
+            "use_sudo": bool(use_sudo),
+        },
+    )
+
+
+@operation()
+def remove_software(flavour):
+    """
+    Remove the rack software so the host cannot re-register on its own.
+
+    + flavour: ``deb`` (purge ``maas-rack-controller``, delete secret and maas_id) or
+      ``snap`` (``snap remove --purge maas``)
+
+    Refuses to remove a region with it: a deb region keeps its secret and node id, and a
+    snap in a region mode is not removed.
+    """
+    check_flavour(flavour)
+    install = fact_data(host.get_fact(MaasInstall)) or {}
+    flavours = install.get("flavours") or []
+    mode = install.get("mode") or "none"
+
+    if flavour not in flavours:
+        host.noop(f"no {flavour} MAAS software installed")
+        return
+
+    if flavour == "snap":
+        if install.get("flavour") == "snap" and mode in REGION_MODES:
+            raise OperationValueError(
+                f"{host.name}: the maas snap runs in {mode} mode; removing it would remove a "
+                "region controller",
+            )
+        yield StringCommand("snap", "remove", "--purge", "maas")
+        return
+
+    if mode == "region":
+        host.noop("maas-rack-controller is not installed")
+        return
+    yield StringCommand(
+        "DEBIAN_FRONTEND=noninteractive", "apt-get", "purge", "-y", "maas-rack-controller"
+    )
+    if mode == "region+rack":
+        return  # the region stays: it keeps its secret and node id
+    yield StringCommand("rm", "-f", maas_secret_path("deb"), maas_id_path("deb"))
