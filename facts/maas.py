@@ -165,7 +165,7 @@ class MaasInstall(FactBase):
         elif flavour == "snap":
             package_version = snap_version
             mode = snap_mode if snap_mode in SNAP_MODES else "none"
-            if snap_tracking and re.match(r"^[^/\s]+/[^/\s]+$", snap_tracking):
+            if snap_tracking and re.match(r"^[\w.-]+/[\w.-]+(/[\w.-]+)?$", snap_tracking):
                 channel = snap_tracking
 
         version = short_version(package_version)
