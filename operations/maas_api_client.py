@@ -78,6 +78,9 @@ class MaasClient:
         self.timeout = timeout
         self.retries = max(1, int(retries))
         self._session = requests.Session()
+        # No proxies or .netrc from the environment: talk to the region directly and
+        # keep our Authorization header.
+        self._session.trust_env = False
 
     def __repr__(self) -> str:
         return f"MaasClient(url={self.url!r})"
