@@ -117,6 +117,9 @@ def apply_vlan_dhcp_ha(
         ids = _rack_ids(_api_call(label, client.get, "rackcontrollers/"))
         wanted = {}
         for field, name in (("primary_rack", primary_rack), ("secondary_rack", secondary_rack)):
+            if name is None and field == "secondary_rack":
+                wanted[field] = None  # no secondary: clear it
+                continue
             if name not in ids:
                 raise _VlanError(f"{label}: {field} {name} is not a rack controller of this MAAS")
             wanted[field] = ids[name]
@@ -158,11 +161,13 @@ def apply_vlan_dhcp_ha(
             )
 
         path = f"fabrics/{fabric_id}/vlans/{vid}/"
-        if vlan.get("primary_rack") == wanted["secondary_rack"]:
+        if wanted["secondary_rack"] and vlan.get("primary_rack") == wanted["secondary_rack"]:
             # A swap: set the new primary first (MAAS then clears the old secondary).
             vlan = _api_call(label, client.put, path, {"primary_rack": wanted["primary_rack"]})
         changes = {
-            field: value for field, value in wanted.items() if vlan.get(field) != value
+            field: "" if value is None else value
+            for field, value in wanted.items()
+            if (vlan.get(field) or None) != value
         }
         if not vlan.get("dhcp_on"):
             changes["dhcp_on"] = True
@@ -195,7 +200,8 @@ def vlan_dhcp_ha(
     + admin_username: MAAS admin whose API key (read on this host) signs the calls
     + key_flavour: ``deb``/``snap`` of this region host (how to read the key)
     + fabric: fabric name or id; vid: the VLAN's VID (0 = untagged)
-    + primary_rack, secondary_rack: MAAS hostnames of two different racks
+    + primary_rack, secondary_rack: MAAS hostnames of two different racks (``secondary_rack``
+      ``None`` clears the secondary, e.g. while moving DHCP off a rack being removed)
     + dynamic_range: ``{"start_ip": ..., "end_ip": ...}`` created when missing
     + profile, maas_cli: the CLI profile the planning facts read through
     """
@@ -223,17 +229,18 @@ def vlan_dhcp_ha(
                 continue
             if int(vlan.get("vid")) != int(vid):
                 continue
+            want_secondary = None if secondary_rack is None else ids.get(secondary_rack)
             if (
                 primary_rack in ids
-                and secondary_rack in ids
+                and (secondary_rack is None or secondary_rack in ids)
                 and vlan.get("primary_rack") == ids[primary_rack]
-                and vlan.get("secondary_rack") == ids[secondary_rack]
+                and (vlan.get("secondary_rack") or None) == want_secondary
                 and vlan.get("dhcp_on")
                 and _range_present(ranges, vlan.get("fabric_id"), vid, dynamic_range)
             ):
                 host.noop(
-                    f"DHCP HA already on VLAN {vlan.get('fabric')}.{vid} "
-                    f"(primary {primary_rack}, secondary {secondary_rack})",
+                    f"DHCP already on VLAN {vlan.get('fabric')}.{vid} "
+                    f"(primary {primary_rack}, secondary {secondary_rack or 'none'})",
                 )
                 return
 

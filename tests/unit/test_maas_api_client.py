@@ -48,7 +48,7 @@ class FakeMaas:
                         "method": self.command,
                         "path": split.path,
                         "query": parse_qs(split.query),
-                        "form": parse_qs(body),
+                        "form": parse_qs(body, keep_blank_values=True),
                         "auth": self.headers.get("Authorization", ""),
                     },
                 )
@@ -299,3 +299,13 @@ def test_dhcp_ha_unknown_rack(maas):
     host = FakeHost()
     assert _apply(maas, host, secondary_rack="rack9") is False
     assert "secondary_rack rack9 is not a rack controller" in host.logs[-1]
+
+
+def test_dhcp_ha_without_secondary_clears_it(maas):
+    range_obj = {"type": "dynamic", "start_ip": "10.77.0.200", "end_ip": "10.77.0.250",
+                 "subnet": {"vlan": {"id": 5001}}}  # fmt: skip
+    _region(maas, {"primary_rack": "b7qwe3", "secondary_rack": "fcka3t", "dhcp_on": True}, [range_obj])
+    host = FakeHost()
+    assert _apply(maas, host, secondary_rack=None, dynamic_range=None) is True
+    puts = [r["form"] for r in maas.requests if r["method"] == "PUT"]
+    assert puts == [{"primary_rack": ["fcka3t"], "secondary_rack": [""]}]
