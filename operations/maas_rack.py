@@ -158,6 +158,7 @@ def register(
     expected_secret_sha256=None,
     wait_seconds=90,
     use_sudo=False,
+    replace_registration=False,
 ):
     """
     Register this rack with the regions, unless it already belongs to this MAAS.
@@ -169,6 +170,8 @@ def register(
     + expected_secret_sha256: the region secret's digest (``MaasRegistration`` on a region)
     + wait_seconds: how long to wait for the registration to show (``maas_id`` written)
     + use_sudo: run the execution-time commands with sudo
+    + replace_registration: register even when the rack belongs to another MAAS (the move
+      deploy, after it deleted the rack there)
 
     A rack with a ``maas_id`` and the expected secret is left alone; one with a
     ``maas_id`` and another secret belongs to another MAAS and is refused (use the
@@ -185,10 +188,11 @@ def register(
         if expected_secret_sha256 and registration.get("secret_sha256") == expected_secret_sha256:
             host.noop(f"rack {maas_id} is already registered with this MAAS")
             return
-        raise OperationValueError(
-            f"{host.name}: rack is registered to another MAAS (maas_id {maas_id}, its secret "
-            f"differs from {secret_host}:{secret_path}); use the move deploy to move it",
-        )
+        if not replace_registration:
+            raise OperationValueError(
+                f"{host.name}: rack is registered to another MAAS (maas_id {maas_id}, its secret "
+                f"differs from {secret_host}:{secret_path}); use the move deploy to move it",
+            )
 
     yield FunctionCommand(
         register_rack,
