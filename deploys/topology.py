@@ -56,7 +56,7 @@ class Topology:
         return self.workers[host.name]
 
 
-def _gather(fact_cls, hosts, **kwargs) -> dict:
+def gather(fact_cls, hosts, **kwargs) -> dict:
     """One fact from many hosts, in parallel (each greenlet with its own host context)."""
 
     def one(host):
@@ -90,10 +90,10 @@ def _build(inventory) -> Topology:
         haproxies=config.hosts_of(inventory, GROUP_HAPROXY),
     )
     maas_hosts = list(dict.fromkeys(topo.regions + topo.racks))
-    topo.installs = _gather(MaasInstall, maas_hosts)
+    topo.installs = gather(MaasInstall, maas_hosts)
     _check_installs(topo)
     _check_racks(topo)
-    cpus = _gather(Cpus, topo.regions)
+    cpus = gather(Cpus, topo.regions)
     topo.workers = {
         region.name: config.get(region, "maas_num_workers") or config.default_num_workers(cpus[region.name])
         for region in topo.regions
@@ -102,7 +102,7 @@ def _build(inventory) -> Topology:
     dhcp_racks = {vlan[key] for vlan in config.get(topo.primary, "maas_dhcp_vlans")
                   for key in ("primary_rack", "secondary_rack")}
     racks_by_name = {rack.name: rack for rack in topo.racks}
-    topo.rack_hostnames = _gather(Hostname, [racks_by_name[name] for name in sorted(dhcp_racks)])
+    topo.rack_hostnames = gather(Hostname, [racks_by_name[name] for name in sorted(dhcp_racks)])
     return topo
 
 
@@ -129,12 +129,12 @@ def _check_racks(topo: Topology) -> None:
     """Racks: not on a VM host, and not registered to another MAAS."""
     if not topo.racks:
         return
-    vm_software = _gather(VmHostSoftware, topo.racks)
+    vm_software = gather(VmHostSoftware, topo.racks)
     for rack in topo.racks:
         if vm_software[rack.name]:
             raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(vm_software[rack.name])} "
                                "found: a rack controller must not run on a VM host (libvirt/LXD)")
-    registrations = _gather(MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks)))
+    registrations = gather(MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks)))
     primary_registration = registrations[topo.primary.name] or {}
     topo.secret_sha256 = primary_registration.get("secret_sha256")
     for rack in topo.racks:

@@ -68,7 +68,7 @@ maas_region = ([_host(name) for name in _pick("maas_region", "MAAS_HA_REGIONS")]
     "maas_flavour": _region_flavour,
     "maas_db_password": _secrets["maas_db_password"],
     "maas_admin_password": _secrets["maas_admin_password"],
-    "maas_num_workers": int(os.environ.get("MAAS_HA_NUM_WORKERS", "2")),
+    "maas_num_workers": int(os.environ.get("MAAS_HA_NUM_WORKERS", "4")),
 })
 maas_rack = ([_host(name) for name in _pick("maas_rack", "MAAS_HA_RACKS")], {
     "maas_flavour": _rack_flavour,

@@ -26,7 +26,7 @@ def facts(monkeypatch):
         name = fact_cls.__name__
         return {h.name: table[name].get(h.name, defaults.get(name, h.name)) for h in hosts}
 
-    monkeypatch.setattr(topo_module, "_gather", gather)
+    monkeypatch.setattr(topo_module, "gather", gather)
     return table
 
 

@@ -1,0 +1,24 @@
+"""End-to-end tests on the rehearsal lab. The lab is brought up once for the session and
+torn down at the end, also when a test fails (MAAS_HA_KEEP_LAB=1 keeps it for debugging)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labtools import REPO, Lab
+
+ARTEFACTS = Path(os.environ.get("MAAS_HA_ARTEFACTS", "/var/tmp/maas-ha-test-artefacts"))
+LABCTL = [sys.executable, str(REPO / "lab" / "labctl.py")]
+
+
+@pytest.fixture(scope="session")
+def lab():
+    try:
+        subprocess.run([*LABCTL, "up", "--racks", "2"], check=True, timeout=1800)
+        yield Lab(ARTEFACTS)
+    finally:
+        if os.environ.get("MAAS_HA_KEEP_LAB") != "1":
+            subprocess.run([*LABCTL, "down"], check=False, timeout=600)

@@ -1,0 +1,74 @@
+"""Assertions on the real state of a converged lab: API, files, services, database."""
+
+from __future__ import annotations
+
+import re
+
+
+def region_urls(lab, regions) -> list[str]:
+    return [f"http://{lab.address(name)}:5240/MAAS" for name in regions]
+
+
+def assert_api_answers(lab, regions, lbs) -> None:
+    """Every region answers directly, and through every HAProxy."""
+    for name in regions:
+        version = lab.client(f"http://{lab.address(name)}:5240/MAAS/").get("api/2.0/version/")
+        assert re.match(r"^3\.5\.\d+", version["version"]), version
+    for name in lbs:
+        version = lab.client(f"http://{lab.address(name)}/MAAS/").get("api/2.0/version/")
+        assert version["version"].startswith("3.5"), version
+
+
+def assert_racks_known_everywhere(lab, regions, racks) -> dict:
+    """Every rack is listed in rackcontrollers on every region; returns hostname -> system_id."""
+    key = lab.api_key(regions[0])
+    listings = {}
+    for name in regions:
+        listed = lab.client(f"http://{lab.address(name)}:5240/MAAS/", key).get("api/2.0/rackcontrollers/")
+        listings[name] = {rack["hostname"]: rack for rack in listed}
+        missing = set(racks) - set(listings[name])
+        assert not missing, f"region {name} does not list racks {sorted(missing)}"
+        for rack in racks:
+            assert lab.address(rack) in listings[name][rack]["ip_addresses"]
+    return {hostname: rack["system_id"] for hostname, rack in listings[regions[0]].items()}
+
+
+def rackd_conf_path(flavour: str) -> str:
+    return "/var/snap/maas/current/rackd.conf" if flavour == "snap" else "/etc/maas/rackd.conf"
+
+
+def regiond_conf_path(flavour: str) -> str:
+    return "/var/snap/maas/current/regiond.conf" if flavour == "snap" else "/etc/maas/regiond.conf"
+
+
+def assert_rackd_lists_every_region(lab, racks, regions, flavour) -> None:
+    for rack in racks:
+        conf = lab.read_yaml(rack, rackd_conf_path(flavour))
+        assert conf["maas_url"] == region_urls(lab, regions), (rack, conf)
+
+
+def assert_pg_hba(lab, pg, regions) -> None:
+    """One /32 line per region for maasdb/maas, and no `trust` anywhere (pg_hba_file_rules)."""
+    rows = lab.ssh(pg, "runuser -u postgres -- psql -AtX -F'|' -c \"SELECT type, database, "
+                       "user_name, address, netmask, auth_method FROM pg_hba_file_rules\"")
+    rules = [row.split("|") for row in rows.splitlines() if row]
+    assert all(rule[5] != "trust" for rule in rules), rules
+    for name in regions:
+        matching = [r for r in rules if r[0] == "host" and r[1] == "{maasdb}" and r[2] == "{maas}"
+                    and r[3] == lab.address(name) and r[4] == "255.255.255.255"]
+        assert len(matching) == 1, (name, rules)
+        assert matching[0][5] in ("scram-sha-256", "md5")
+
+
+def assert_regiond_conf(lab, regions, flavour, pg) -> None:
+    for name in regions:
+        path = regiond_conf_path(flavour)
+        conf = lab.read_yaml(name, path)
+        assert conf["database_host"] == lab.address(pg)
+        assert conf["database_name"] == "maasdb"
+        if flavour == "deb":
+            assert lab.stat(name, path) == "root:maas 640"
+
+
+def max_connections(lab, pg) -> int:
+    return int(lab.ssh(pg, "runuser -u postgres -- psql -AtX -c 'SHOW max_connections'").strip())

@@ -1,0 +1,106 @@
+"""Drive the rehearsal lab from tests: ssh into lab hosts, run pyinfra, read its results.
+
+Traffic goes only to the lab's own addresses (10.77.0.0/24, hosts in namespaces the lab made).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+LAB_DIR = Path(os.environ.get("MAAS_HA_LAB_DIR", "/var/lib/maas-ha-lab"))
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+sys.path.insert(0, str(REPO))
+
+from operations.maas_api_client import MaasClient  # noqa: E402
+
+
+@dataclass
+class DeployResult:
+    returncode: int
+    output: str
+
+    @property
+    def changed_hosts(self) -> dict[str, int]:
+        """Host -> number of operations that changed something (pyinfra's `Success` lines)."""
+        counts: dict[str, int] = {}
+        for line in self.output.splitlines():
+            match = re.match(r"^\s*\[([^\]]+)\] Success\b", line)
+            if match:
+                counts[match.group(1)] = counts.get(match.group(1), 0) + 1
+        return counts
+
+    def tail(self, lines: int = 60) -> str:
+        return "\n".join(self.output.splitlines()[-lines:])
+
+
+class Lab:
+    """The running lab, as hosts.json describes it."""
+
+    def __init__(self, artefacts: Path):
+        self.artefacts = artefacts
+        self.reload()
+
+    def reload(self) -> None:
+        self.spec = json.loads((LAB_DIR / "hosts.json").read_text())
+        self.hosts = self.spec["hosts"]
+
+    def ctl(self, *args: str, timeout: int = 1500) -> None:
+        subprocess.run([sys.executable, str(REPO / "lab" / "labctl.py"), *args], check=True,
+                       timeout=timeout)
+        self.reload()
+
+    def address(self, name: str) -> str:
+        return self.hosts[name]["address"]
+
+    def group(self, group: str) -> list[str]:
+        return [name for name, spec in self.hosts.items() if spec["group"] == group]
+
+    def ssh(self, name: str, command: str, check: bool = True, timeout: int = 120) -> str:
+        result = subprocess.run(
+            ["ssh", "-i", self.spec["ssh_key"], "-o", "StrictHostKeyChecking=no", "-o",
+             "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
+             f"root@{self.address(name)}", command],
+            capture_output=True, text=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{name}: `{command}` exited {result.returncode}: {result.stderr}")
+        return result.stdout
+
+    def read_yaml(self, name: str, path: str) -> dict:
+        return yaml.safe_load(self.ssh(name, f"cat {path}")) or {}
+
+    def stat(self, name: str, path: str) -> str:
+        return self.ssh(name, f"stat -c '%U:%G %a' {path}").strip()
+
+    def secrets(self) -> dict:
+        return json.loads((LAB_DIR / "secrets.json").read_text())
+
+    def deploy(self, env: dict | None = None, deploy_file: str = "deploy.py", args=(),
+               label: str = "deploy") -> DeployResult:
+        """Run pyinfra on the lab inventory at -vv; keep its output as a test artefact."""
+        command = ["pyinfra", "-y", "-vv", "inventories/lab.py", deploy_file, *args]
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                                env={**os.environ, **(env or {})}, timeout=1800, check=False)
+        output = ANSI.sub("", result.stdout + result.stderr)
+        self.artefacts.mkdir(parents=True, exist_ok=True)
+        log = self.artefacts / f"{label}.log"
+        log.write_text(f"$ {' '.join(command)}  # {time.monotonic() - started:.0f}s\n{output}")
+        return DeployResult(result.returncode, output)
+
+    def api_key(self, region: str) -> str:
+        command = ("if [ -s /var/snap/maas/common/snap_mode ]; then /snap/bin/maas apikey "
+                   "--username admin; else maas-region apikey --username admin; fi | head -n 1")
+        return self.ssh(region, command).strip()
+
+    def client(self, url: str, key: str = "") -> MaasClient:
+        return MaasClient(url, key)

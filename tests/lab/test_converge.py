@@ -1,0 +1,62 @@
+"""Scenario: bare hosts to HA MAAS (deb regions, snap racks), then a second run that must
+change nothing, with no secret in the output."""
+
+import pytest
+
+import ha_checks
+
+REGIONS, RACKS, PG, LBS = ["region1", "region2"], ["rack1", "rack2"], "pg1", ["lb1"]
+ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap"}
+
+
+@pytest.fixture(scope="module")
+def converged(lab):
+    result = lab.deploy(ENV, label="converge-deb-regions-snap-racks")
+    assert result.returncode == 0, result.tail()
+    return result
+
+
+def test_regions_answer_directly_and_through_haproxy(lab, converged):
+    ha_checks.assert_api_answers(lab, REGIONS, LBS)
+
+
+def test_every_rack_is_known_to_every_region(lab, converged):
+    ha_checks.assert_racks_known_everywhere(lab, REGIONS, RACKS)
+
+
+def test_rackd_conf_lists_every_region(lab, converged):
+    ha_checks.assert_rackd_lists_every_region(lab, RACKS, REGIONS, "snap")
+
+
+def test_pg_hba_has_one_line_per_region_and_no_trust(lab, converged):
+    ha_checks.assert_pg_hba(lab, PG, REGIONS)
+
+
+def test_regiond_conf_points_at_the_shared_db_with_maas_ownership(lab, converged):
+    ha_checks.assert_regiond_conf(lab, REGIONS, "deb", PG)
+
+
+def test_max_connections_matches_the_budget(lab, converged):
+    # lab inventory: 2 regions x 4 workers x 11 = 44 each (over the 40 minimum) + 20 headroom
+    assert ha_checks.max_connections(lab, PG) == 2 * 44 + 20
+
+
+def test_backup_taken_before_first_pg_change(lab, converged):
+    listing = lab.ssh(PG, "ls /var/backups/maas-ha/")
+    assert "globals-" in listing, listing
+
+
+def test_no_secret_in_the_output(lab, converged):
+    secrets = lab.secrets()
+    values = [secrets["maas_db_password"], secrets["maas_admin_password"],
+              lab.ssh(REGIONS[0], "cat /var/lib/maas/secret").strip(), lab.api_key(REGIONS[0])]
+    for value in values:
+        assert value and value not in converged.output
+
+
+def test_second_run_changes_nothing(lab, converged):
+    lab.ssh(REGIONS[1], "maas-region local_config_set --debug-http true")  # a key we don't own
+    again = lab.deploy(ENV, label="second-run")
+    assert again.returncode == 0, again.tail()
+    assert again.changed_hosts == {}, again.tail(80)
+    assert lab.read_yaml(REGIONS[1], "/etc/maas/regiond.conf")["debug_http"] is True
