@@ -1,0 +1,5 @@
+"""Lab test equipment (MAAS stand-in): build-time constants, rewritten by build.py."""
+FLAVOUR = "deb"
+VERSION = "3.5.13"
+PKG_VERSION = "1:3.5.13-0ubuntu1"
+SERIES = "3.5"

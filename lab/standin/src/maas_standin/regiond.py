@@ -1,0 +1,185 @@
+"""Lab test equipment (MAAS stand-in): the region controller daemon `regiond`.
+
+Reads regiond.conf, refuses to start when its PostgreSQL is unreachable or not
+migrated, keeps all state in that database, writes the shared secret and maas_id,
+registers itself as a region controller and serves the API and rack RPC on :5240.
+"""
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import api, conffile, db, logutil, model, netinfo, paths
+
+log = logging.getLogger("maas.regiond")
+
+
+class Region:
+    """This region's identity and shared state for request handlers."""
+
+    def __init__(self, conf):
+        self.conf = conf
+        self.hostname = netinfo.hostname()
+        self.version = paths.version()
+        self.eventloop = "%s:pid=%d" % (self.hostname, os.getpid())
+        self.secret = None
+        self.system_id = None
+        self.node_id = None
+        self.local = threading.local()
+        self.stopping = threading.Event()
+
+    def conn(self):
+        """A per-thread database connection (reconnecting after failures)."""
+        conn = getattr(self.local, "conn", None)
+        if conn is None or conn.closed:
+            conn = db.connect(self.conf)
+            self.local.conn = conn
+        return conn
+
+    def drop_conn(self):
+        conn = getattr(self.local, "conn", None)
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+        self.local.conn = None
+
+    def heartbeat(self):
+        with self.conn().cursor() as cur:
+            cur.execute("UPDATE maasserver_node SET region_last_seen = now(), region_eventloop = %s, "
+                        "region_port = %s WHERE id = %s", (self.eventloop, paths.http_port(), self.node_id))
+            cur.execute("DELETE FROM piston3_nonce WHERE created < now() - interval '1 hour'")
+        self.conn().commit()
+
+
+def write_secret_file(secret):
+    """The secret file as MAAS's region writes it: no newline, maas:maas 0640 (deb)."""
+    path = paths.secret_file()
+    if paths.read_text(path) == secret:
+        return
+    conffile.atomic_write(path, secret)
+    os.chmod(path, 0o640)
+
+
+def write_maas_id(system_id):
+    if paths.read_maas_id() != system_id:
+        conffile.atomic_write(paths.maas_id_file(), system_id, mode=0o640)
+
+
+def make_handler(region):
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "maas-standin"
+        sys_version = ""
+
+        def log_message(self, fmt, *args):
+            log.debug("%s %s", self.address_string(), fmt % args)
+
+        def _serve(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            req = api.Request(self.command, self.path, self.headers, body, self.client_address[0])
+            status, payload, ctype, headers = 500, b"Internal server error", api.TEXT, {}
+            for attempt in (1, 2):
+                try:
+                    conn = region.conn()
+                    if req.path.startswith("/MAAS/rpc/") or req.path == "/MAAS/rpc":
+                        if not req.path.endswith("/"):
+                            req.path += "/"
+                        status, payload, ctype, headers = api.handle_rpc(region, conn, req)
+                    elif req.path.startswith("/MAAS/api/"):
+                        status, payload, ctype, headers = api.handle_api(region, conn, req)
+                    else:
+                        status, payload, ctype = 404, b"Not Found", api.TEXT
+                    break
+                except Exception as e:  # database gone: reconnect once, else 500
+                    log.error("Request %s %s failed: %s", self.command, self.path, e)
+                    region.drop_conn()
+                    status, payload, ctype, headers = 500, str(e).encode(), api.TEXT, {}
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+    return Handler
+
+
+def main():
+    logutil.setup("regiond", "regiond.log" if not paths.is_snap() else "regiond.log")
+    path = paths.region_config()
+    if not os.path.exists(path):
+        log.error("Configuration file %s does not exist; regiond cannot start.", path)
+        sys.exit(1)
+    try:
+        conf = conffile.load(path)
+    except (conffile.ConfigError, Exception) as e:
+        log.error("Unable to read %s: %s; regiond cannot start.", path, e)
+        sys.exit(1)
+    region = Region(conf)
+    target = db.describe_target(conf)
+    try:
+        conn = region.conn()
+    except Exception as e:
+        log.error("Unable to connect to the database %s: %s; regiond cannot start.", target, str(e).strip())
+        sys.exit(1)
+    if not db.schema_ready(conn):
+        conn.rollback()
+        log.error("Database %s has no MAAS schema (run 'maas-region dbupgrade'); regiond cannot start.", target)
+        sys.exit(1)
+    conn.rollback()
+    region.secret = db.get_or_create_secret(conn)
+    write_secret_file(region.secret)
+    with conn.cursor() as cur:
+        node = model.register_controller(cur, region.hostname, paths.read_maas_id(), 3, region.version,
+                                         netinfo.interfaces())
+    conn.commit()
+    region.system_id, region.node_id = node["system_id"], node["id"]
+    write_maas_id(region.system_id)
+    region.heartbeat()
+    bind = os.environ.get("MAAS_STANDIN_BIND", "0.0.0.0")
+    server = ThreadingHTTPServer((bind, paths.http_port()), make_handler(region))
+    server.daemon_threads = True
+    log.info("Region controller '%s' (%s) running MAAS %s; database %s; serving http://%s:%d/MAAS/ as %s.",
+             region.system_id, region.hostname, region.version, target, bind, paths.http_port(), region.eventloop)
+
+    def beat():
+        interval = float(os.environ.get("MAAS_STANDIN_HEARTBEAT", "10"))
+        while not region.stopping.wait(interval):
+            try:
+                region.heartbeat()
+            except Exception as e:
+                log.error("Database heartbeat failed: %s", e)
+                region.drop_conn()
+
+    threading.Thread(target=beat, daemon=True).start()
+
+    def stop(signum, frame):
+        region.stopping.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    server.serve_forever()
+    try:
+        region.drop_conn()
+        conn = db.connect(conf)
+        with conn.cursor() as cur:
+            cur.execute("UPDATE maasserver_node SET region_last_seen = NULL WHERE id = %s", (region.node_id,))
+        conn.commit()
+        conn.close()
+    except Exception:
+        pass
+    log.info("regiond stopped.")
+
+
+if __name__ == "__main__":
+    main()
