@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lib import hosts as H  # noqa: E402
 from lib import image, net  # noqa: E402
 from lib.common import (HOSTS_JSON, STATE_DIR, LabError, ensure_tools, locked, log,  # noqa: E402
-                        require_root)
+                        raise_kernel_limits, require_root, restore_kernel_limits)
 
 STATE_LOCK = os.path.join(STATE_DIR, ".lock")
 
@@ -98,8 +98,15 @@ def cmd_up(args):
     with locked(STATE_LOCK):
         img = image.build_all(use_standin=not args.no_standin)
         H.ssh_keygen()
+        raise_kernel_limits()
         net.ensure_bridge()
         running = [h for h in H.recorded_hosts() if H.running_pid(h)]
+        stuck = [h for h in running if h in wanted
+                 and not H.ssh_banner(H.host_info(h)["address"], timeout=3)]
+        if stuck:
+            log("restarting hosts whose sshd does not answer: %s" % " ".join(stuck))
+            H.stop_many(stuck)
+            running = [h for h in running if h not in stuck]
         surplus = [h for h in H.recorded_hosts() if h not in wanted]
         if surplus:
             log("stopping hosts not requested: %s" % " ".join(surplus))
@@ -140,6 +147,7 @@ def cmd_down(args):
         for veth in net.leftover_veths():
             subprocess.run(["ip", "link", "del", veth], stderr=subprocess.DEVNULL)
         net.remove_bridge()
+        restore_kernel_limits()
         for sub in ("hosts", "run", "logs"):
             shutil.rmtree(os.path.join(STATE_DIR, sub), ignore_errors=True)
         for f in ("hosts.json", "hosts.json.tmp", "id_ed25519", "id_ed25519.pub"):
@@ -165,6 +173,7 @@ def cmd_reset(args):
             raise LabError("%s is not a host of the running lab (%s)" % (h, ", ".join(doc["hosts"])))
     with locked(STATE_LOCK):
         img = image.build_all(use_standin=not args.no_standin)
+        raise_kernel_limits()
         log("resetting %s" % " ".join(args.hosts))
         H.stop_many(args.hosts)
         for h in args.hosts:
@@ -209,13 +218,12 @@ def cmd_status(args):
 def cmd_gc(args):
     """Delete cached images/repos that neither the current inputs nor a running host use."""
     with locked(STATE_LOCK):
+        if any(H.running_pid(h) for h in H.recorded_hosts()):
+            raise LabError("the lab is up and its hosts use the cache; run `labctl.py down` first")
         img = image.build_all(use_standin=not args.no_standin)
         keep = [os.path.dirname(img.rootfs), img.repo, os.path.dirname(img.layer)]
-        if image.standin_key():
-            keep.append(os.path.join(image.CACHE_DIR, "standin-" + image.standin_key()))
-        for h in H.recorded_hosts():
-            if H.running_pid(h):
-                log("note: %s is running; only removing entries of the current inputs' kind" % h)
+        if img.standin_key:
+            keep.append(os.path.join(image.CACHE_DIR, "standin-" + img.standin_key))
         for path in image.gc(keep):
             log("removed %s" % path)
 

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE_DIR = os.environ.get("MHLAB_CACHE_DIR", "/var/cache/maas-ha-lab")
-STATE_DIR = os.environ.get("MHLAB_STATE_DIR", "/var/lib/maas-ha-lab")
+STATE_DIR = (os.environ.get("MHLAB_STATE_DIR") or os.environ.get("MAAS_HA_LAB_DIR")
+             or "/var/lib/maas-ha-lab")
 HOSTS_JSON = os.path.join(STATE_DIR, "hosts.json")
 SSH_KEY = os.path.join(STATE_DIR, "id_ed25519")
 RUN_DIR = os.path.join(STATE_DIR, "run")      # one JSON record per started container
@@ -121,7 +122,7 @@ def sha256_text(*parts):
     return h.hexdigest()[:16]
 
 
-def tree_hash(root, skip=("__pycache__",)):
+def tree_hash(root, skip=("__pycache__", "tests")):
     """Hash every file (path and content) under root; None when root does not exist."""
     if not os.path.isdir(root):
         return None
@@ -156,3 +157,55 @@ def require_root():
     """The lab creates namespaces, bridges and containers: only root can."""
     if os.geteuid() != 0:
         raise LabError("labctl must run as root")
+
+
+# Kernel limits a few dozen systemd containers need: each container's systemd and its services
+# use inotify instances (default limit 128 per user, all containers run as root), so 20+ hosts
+# fail with "Too many open files" without this. Raised only when lower; the old values are
+# saved and restored by `down`.
+SYSCTL_MINIMUMS = {
+    "fs/inotify/max_user_instances": 8192,
+    "fs/inotify/max_user_watches": 524288,
+}
+SYSCTL_SAVED = os.path.join(STATE_DIR, "sysctl-saved.json")
+
+
+def raise_kernel_limits():
+    """Raise the inotify limits when they are below what many containers need."""
+    import json
+    saved = {}
+    if os.path.exists(SYSCTL_SAVED):
+        with open(SYSCTL_SAVED) as fh:
+            saved = json.load(fh)
+    for key, minimum in SYSCTL_MINIMUMS.items():
+        path = "/proc/sys/" + key
+        try:
+            with open(path) as fh:
+                current = int(fh.read().strip())
+            if current < minimum:
+                saved.setdefault(key, current)
+                with open(path, "w") as fh:
+                    fh.write(str(minimum))
+                log("raised %s from %d to %d (restored by `down`)" % (key.replace("/", "."), current, minimum))
+        except (OSError, ValueError) as exc:
+            log("warning: cannot raise %s (%s); many hosts may fail to boot" % (key, exc))
+    if saved:
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(SYSCTL_SAVED, "w") as fh:
+            json.dump(saved, fh)
+
+
+def restore_kernel_limits():
+    """Put back the kernel limits raise_kernel_limits changed."""
+    import json
+    if not os.path.exists(SYSCTL_SAVED):
+        return
+    with open(SYSCTL_SAVED) as fh:
+        saved = json.load(fh)
+    for key, value in saved.items():
+        try:
+            with open("/proc/sys/" + key, "w") as fh:
+                fh.write(str(value))
+        except OSError as exc:
+            log("warning: cannot restore %s (%s)" % (key, exc))
+    os.remove(SYSCTL_SAVED)

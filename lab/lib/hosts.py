@@ -185,7 +185,7 @@ def start(host, image, all_hosts):
            "--directory=" + image.rootfs, "--overlay=" + overlay,
            "--network-namespace-path=/run/netns/" + net.ns_name(host),
            "--bind-ro=%s:/srv/labrepo" % image.repo,
-           "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=passive"]
+           "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only"]
     logf = open(os.path.join(LOG_DIR, host + ".log"), "ab")
     logf.write(("\n=== %s start\n" % time.ctime()).encode())
     logf.flush()

@@ -24,7 +24,7 @@ from . import recipe
 from .common import (CACHE_DIR, LAB_DIR, LabError, locked, log, run_streamed,
                      sha256_text, tree_hash)
 
-STANDIN_DIR = os.path.join(LAB_DIR, "standin")
+STANDIN_DIR = os.environ.get("MHLAB_STANDIN_DIR", os.path.join(LAB_DIR, "standin"))
 RECIPE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipe.py")
 LAYER_RECIPE = "layer-v1: apt-get update from /srv/labrepo; install stand-in snapd"
 

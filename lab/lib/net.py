@@ -11,7 +11,7 @@ import ipaddress
 import os
 import shutil
 
-from .common import LabError, log, run
+from .common import STATE_DIR, LabError, log, run
 
 BRIDGE = "mhlab0"
 NETWORK = "10.77.0.0/24"
@@ -21,6 +21,8 @@ VETH_PREFIX = "mhv-"
 RULE_TABLE = "7707"
 RULE_PRIO = "7707"
 IPT_COMMENT = "maas-ha-lab"
+# `ip netns add` turns /run/netns into a mount point the first time; remember if we did that.
+RUN_NETNS_MARK = os.path.join(STATE_DIR, "run-netns-mounted-by-lab")
 
 
 def ns_name(host):
@@ -68,9 +70,18 @@ def check_subnet_free():
                            "free it before running the lab" % (NETWORK, line.strip()))
 
 
+def _is_mountpoint(path):
+    with open("/proc/self/mountinfo") as fh:
+        return any(line.split()[4] == path for line in fh)
+
+
 def ensure_bridge():
     """Create the bridge with the control machine's lab address and the isolation rules."""
     check_subnet_free()
+    if not _is_mountpoint("/run/netns") and not os.path.exists(RUN_NETNS_MARK):
+        os.makedirs(STATE_DIR, exist_ok=True)
+        with open(RUN_NETNS_MARK, "w") as fh:
+            fh.write("dir-existed\n" if os.path.isdir("/run/netns") else "dir-created\n")
     if not _link_exists(BRIDGE):
         log("creating bridge %s (%s on %s)" % (BRIDGE, GATEWAY, NETWORK))
         run(["ip", "link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
@@ -113,6 +124,18 @@ def remove_bridge():
                 run(["iptables", "-D"] + spec, check=False, quiet=True)
     if _link_exists(BRIDGE):
         run(["ip", "link", "del", BRIDGE])
+    if os.path.exists(RUN_NETNS_MARK):
+        how = open(RUN_NETNS_MARK).read().strip()
+        if os.path.isdir("/run/netns") and not os.listdir("/run/netns"):
+            while _is_mountpoint("/run/netns"):
+                if run(["umount", "/run/netns"], check=False, quiet=True).returncode != 0:
+                    break
+            if how == "dir-created":
+                try:
+                    os.rmdir("/run/netns")
+                except OSError:
+                    pass
+        os.remove(RUN_NETNS_MARK)
 
 
 def setup_host_net(host, address):
@@ -128,8 +151,9 @@ def setup_host_net(host, address):
     run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
     _sysctl("net/ipv6/conf/%s/disable_ipv6" % veth, "1")
     run(nsrun + ["sh", "-c",
-                 "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 "
-                 ">/dev/null 2>&1 || true; "
+                 # no IPv6 on the lab link (no link-local chatter); ::1 on lo stays, as on
+                 # any normal host
+                 "echo 1 > /proc/sys/net/ipv6/conf/eth0/disable_ipv6 2>/dev/null || true; "
                  "ip link set lo up && ip addr replace %s/24 dev eth0 && ip link set eth0 up"
                  % address])
 
