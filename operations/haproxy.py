@@ -1,0 +1,232 @@
+"""HAProxy in front of the MAAS region API: a validated config install and runtime drain.
+
+Unlike a plain file upload, a new config only goes live after ``haproxy -c`` accepted it
+(the live file is never touched by a rejected one), HAProxy is reloaded (open connections
+survive) only when the content changed, and servers are drained/enabled through the admin
+socket for rolling region restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from io import StringIO
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
+from pyinfra.facts.files import Sha1File
+from pyinfra.operations.util import files as files_util
+
+from facts.haproxy_runtime import HaproxyServers
+
+TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_SOCKET = "/run/haproxy/admin.sock"
+SERVER_STATES = ("ready", "drain", "maint")
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_DURATION_RE = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
+_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"haproxy setting {name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _check_duration(name: str, value) -> str:
+    value = str(value)
+    if not _DURATION_RE.match(value):
+        raise ValueError(f"haproxy setting {name} must be a duration like 5s or 90s, got {value!r}")
+    return value
+
+
+def _check_backends(backends) -> list[dict]:
+    if not backends:
+        raise ValueError("haproxy needs at least one region backend, got none")
+    checked = []
+    seen = set()
+    for backend in backends:
+        name = str(backend.get("name", ""))
+        if not _NAME_RE.match(name):
+            raise ValueError(f"haproxy backend name {name!r} is not a valid server name")
+        if name in seen:
+            raise ValueError(f"haproxy backend name {name!r} is used twice")
+        seen.add(name)
+        address = str(backend.get("address", ""))
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise ValueError(
+                f"haproxy backend {name}: address {address!r} is not an IP address",
+            ) from None
+        port = backend.get("port", 5240)
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ValueError(f"haproxy backend {name}: port {port!r} is not a TCP port")
+        checked.append({"name": name, "address": ip.compressed, "port": port})
+    return checked
+
+
+def render_config(
+    backends: list[dict],
+    frontend_port: int = 80,
+    bind_address: str = "*",
+    maxconn: int = 4096,
+    frontend_maxconn: int | None = None,
+    server_maxconn: int | None = 256,
+    timeout_connect: str = "5s",
+    timeout_client: str = "90s",
+    timeout_server: str = "90s",
+    timeout_tunnel: str = "1h",
+    timeout_http_request: str = "10s",
+    timeout_check: str = "5s",
+    check_inter: str = "2s",
+    check_fall: int = 3,
+    check_rise: int = 2,
+    retries: int = 3,
+    health_path: str = "/MAAS/api/2.0/version/",
+    log_target: str = "/dev/log",
+    log_facility: str = "local0",
+    stats_socket: str = DEFAULT_SOCKET,
+) -> str:
+    """Render ``haproxy.cfg`` for the region API from ``templates/haproxy.cfg.j2``.
+
+    ``backends`` is a list of ``{"name", "address", "port"}`` (port defaults to 5240),
+    kept in the given order. Pure and deterministic: the same input gives the same
+    bytes, so :func:`config` can compare checksums. Raises ``ValueError`` naming the bad
+    value when the input is unusable.
+    """
+    checked = _check_backends(backends)
+    frontend_port = _check_positive_int("frontend_port", frontend_port)
+    if frontend_port > 65535:
+        raise ValueError(f"haproxy setting frontend_port must be a TCP port, got {frontend_port}")
+    maxconn = _check_positive_int("maxconn", maxconn)
+    frontend_maxconn = _check_positive_int(
+        "frontend_maxconn", maxconn if frontend_maxconn is None else frontend_maxconn,
+    )
+    if server_maxconn is not None:
+        server_maxconn = _check_positive_int("server_maxconn", server_maxconn)
+    if not _PATH_RE.match(health_path):
+        raise ValueError(f"haproxy setting health_path must be a URL path, got {health_path!r}")
+    if bind_address != "*":
+        try:
+            ipaddress.ip_address(bind_address)
+        except ValueError:
+            raise ValueError(
+                f"haproxy setting bind_address must be * or an IP address, got {bind_address!r}",
+            ) from None
+
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    template = env.get_template("haproxy.cfg.j2")
+    return template.render(
+        backends=checked,
+        frontend_port=frontend_port,
+        bind_address=bind_address,
+        maxconn=maxconn,
+        frontend_maxconn=frontend_maxconn,
+        server_maxconn=server_maxconn,
+        timeout_connect=_check_duration("timeout_connect", timeout_connect),
+        timeout_client=_check_duration("timeout_client", timeout_client),
+        timeout_server=_check_duration("timeout_server", timeout_server),
+        timeout_tunnel=_check_duration("timeout_tunnel", timeout_tunnel),
+        timeout_http_request=_check_duration("timeout_http_request", timeout_http_request),
+        timeout_check=_check_duration("timeout_check", timeout_check),
+        check_inter=_check_duration("check_inter", check_inter),
+        check_fall=_check_positive_int("check_fall", check_fall),
+        check_rise=_check_positive_int("check_rise", check_rise),
+        retries=_check_positive_int("retries", retries),
+        health_path=health_path,
+        log_target=log_target,
+        log_facility=log_facility,
+        stats_socket=stats_socket,
+    )
+
+
+@operation()
+def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
+    """Install ``content`` as the HAProxy config, validated first, and reload HAProxy.
+
+    Compares the sha1 of ``content`` with the live file; when they differ the new file is
+    uploaded beside the live one, checked with ``haproxy -c`` (its complaints shown) (a rejected file is removed
+    and the live config stays untouched), the live file is backed up to
+    ``PATH.bak-<timestamp>``, swapped in with ``mv`` and HAProxy reloaded (started when it
+    was not running). Noop when the content is already live.
+    """
+    if not content or not content.strip():
+        raise OperationValueError(f"haproxy config for {host.name} is empty")
+
+    wanted = hashlib.sha1(content.encode("utf-8")).hexdigest()
+    current = host.get_fact(Sha1File, path=path)
+    if current == wanted:
+        host.noop(f"haproxy config {path} is up to date")
+        return
+
+    new_path = f"{path}.maas-ha-new"
+    yield FileUploadCommand(StringIO(content), new_path)
+    yield StringCommand(
+        # no -q: HAProxy 2.6 would then hide the reason it rejects the file
+        "haproxy -c -f",
+        QuoteString(new_path),
+        "|| {",
+        "rm -f",
+        QuoteString(new_path),
+        ";",
+        "echo",
+        QuoteString(f"haproxy rejected the new config ({host.name}); {path} is unchanged"),
+        ">&2; exit 1; }",
+    )
+    if current is not None:
+        yield StringCommand(
+            "cp -a", QuoteString(path), QuoteString(f"{path}.bak-{files_util.get_timestamp()}"),
+        )
+    yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
+    yield "systemctl reload-or-restart haproxy"
+
+
+@operation()
+def server_state(backend: str, server: str, state: str, socket: str = DEFAULT_SOCKET):
+    """Set a backend server's admin state (``ready``, ``drain`` or ``maint``) at runtime.
+
+    Used for rolling region restarts: drain a region, restart it, set it ready again.
+    Goes through the admin socket (``set server B/S state S``), only when
+    :class:`HaproxyServers` shows another state; fails when HAProxy answers with an error
+    (socat itself exits 0 on e.g. ``No such server.``).
+    """
+    if state not in SERVER_STATES:
+        raise OperationValueError(
+            f"haproxy server state for {backend}/{server} on {host.name} must be one of "
+            f"{', '.join(SERVER_STATES)}, got {state!r}",
+        )
+    for label, value in (("backend", backend), ("server", server)):
+        if not _NAME_RE.match(str(value)):
+            raise OperationValueError(
+                f"haproxy {label} name {value!r} on {host.name} is not a valid name",
+            )
+
+    servers = host.get_fact(HaproxyServers, socket=socket) or {}
+    current = (servers.get(backend) or {}).get(server)
+    if current is not None and current.get("admin_state") == state:
+        host.noop(f"haproxy server {backend}/{server} is already in state {state}")
+        return
+
+    request = f"set server {backend}/{server} state {state}"
+    yield StringCommand(
+        "resp=$(echo",
+        QuoteString(request),
+        "| socat stdio",
+        QuoteString(f"UNIX-CONNECT:{socket}"),
+        ") || exit 1;",
+        'if [ -n "$resp" ]; then echo',
+        QuoteString(f'haproxy on {host.name} refused "{request}":'),
+        '"$resp" >&2; exit 1; fi',
+    )

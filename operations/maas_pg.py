@@ -1,0 +1,551 @@
+"""PostgreSQL for a highly-available MAAS: the MAAS role, server settings, pg_hba, backups.
+
+Every region talks to one shared PostgreSQL. These operations converge it without
+surprises: the role's password is only re-set when the stored verifier says it differs
+(checked locally, see :func:`facts.pg_cluster.password_matches`), settings and
+``pg_hba.conf`` are changed only when the live server disagrees, a ``pg_dump`` backup is
+taken before any of that, every edit is checked by PostgreSQL itself before it is
+applied (and rolled back when rejected), and the server is restarted only when a changed
+setting needs it. Versions and paths always come from the live server.
+
+Commands that talk to the server run as ``postgres`` (``_sudo=True, _sudo_user="postgres"``);
+file changes and ``systemctl`` run with the operation's own arguments (call the operations
+with ``_sudo=True`` or as root).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import (
+    FileUploadCommand,
+    OperationError,
+    OperationValueError,
+    QuoteString,
+    StringCommand,
+    operation,
+)
+from pyinfra.api.hiddenvalue import HiddenValue
+from pyinfra.facts.postgres import make_execute_psql_command
+from pyinfra.operations.util import files as files_util
+
+from facts.pg_cluster import (
+    HBA_HOST_TYPES,
+    PgHbaEntries,
+    PostgresClusters,
+    PostgresIncludeDirs,
+    PostgresRolePassword,
+    PostgresSettings,
+    normalise_hba_address,
+    password_matches,
+    shell_double_quote,
+    sql_literal,
+    verifier_kind,
+)
+
+DEFAULT_BACKUP_DIR = "/var/backups/maas-ha"
+AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
+
+# Settings server_settings() can manage, and how their values compare.
+INT_SETTINGS = ("max_connections", "superuser_reserved_connections")
+LIST_SETTINGS = ("listen_addresses",)
+STRING_SETTINGS = ("password_encryption",)
+MANAGED_SETTINGS = INT_SETTINGS + LIST_SETTINGS + STRING_SETTINGS
+
+HBA_METHODS = (
+    "trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident", "peer",
+    "ldap", "radius", "cert", "pam", "bsd",
+)
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HBA_FIELD_RE = re.compile(r'^[^\s#"\\\']+$')
+
+DROPIN_HEADER = (
+    "# Managed by maas-ha: PostgreSQL settings for a highly-available MAAS.\n"
+    "# Changes here are overwritten on the next deploy.\n"
+)
+
+
+def hba_method(server_version_num: int | str) -> str:
+    """The pg_hba method for MAAS regions: ``scram-sha-256`` on PostgreSQL >= 14, else ``md5``.
+
+    ``server_version_num`` as in ``PostgresSettings`` (``"140011"``) or a major (``14``).
+    """
+    number = int(server_version_num)
+    major = number // 10000 if number >= 10000 else number
+    return "scram-sha-256" if major >= 14 else "md5"
+
+
+def _server_down(port: int, what: str):
+    """A command that fails with a clear message: the server is not there to ask.
+
+    At planning time on a bare host PostgreSQL is not installed yet; pyinfra re-runs the
+    operation at execution time, when an earlier install has started it, so this command
+    only runs (and fails) when the server really is still not reachable.
+    """
+    return StringCommand(
+        "echo",
+        QuoteString(
+            f"PostgreSQL is not running on port {port} on {host.name}: cannot {what}",
+        ),
+        ">&2; exit 1",
+    )
+
+
+def _live_settings(port: int):
+    return host.get_fact(PostgresSettings, port=port, **AS_POSTGRES) or {}
+
+
+def backup_commands(
+    port: int = 5432,
+    backup_dir: str = DEFAULT_BACKUP_DIR,
+    databases=("maasdb",),
+    timestamp: str | None = None,
+):
+    """Yield the commands of a PostgreSQL backup, taken before any config change.
+
+    ``backup_dir`` (mode 700, owned by ``postgres``) gets ``<db>-<timestamp>.dump``
+    (``pg_dump -Fc``) for each listed database that exists (checked on the host when the
+    command runs) and ``globals-<timestamp>.sql`` (roles, with their password verifiers,
+    hence the private directory). Not an operation: the settings and pg_hba operations
+    yield from it.
+    """
+    timestamp = timestamp or files_util.get_timestamp()
+    yield StringCommand(
+        "mkdir -p -m 700",
+        QuoteString(backup_dir),
+        "&& chown postgres:postgres",
+        QuoteString(backup_dir),
+    )
+    for database in databases:
+        if not _IDENT_RE.match(database):
+            raise OperationValueError(
+                f"backup database name {database!r} for {host.name} is not a plain identifier",
+            )
+        exists_sql = f"SELECT 1 FROM pg_database WHERE datname = {sql_literal(database)}"
+        dump = posixpath.join(backup_dir, f"{database}-{timestamp}.dump")
+        yield StringCommand(
+            "umask 077; if [ \"$(psql -p",
+            str(port),
+            "-AtX -c",
+            shell_double_quote(exists_sql),
+            ')" = 1 ]; then pg_dump -p',
+            str(port),
+            "-Fc -f",
+            QuoteString(dump),
+            database,
+            "; fi",
+            **AS_POSTGRES,
+        )
+    yield StringCommand(
+        "umask 077; pg_dumpall -p",
+        str(port),
+        "--globals-only >",
+        QuoteString(posixpath.join(backup_dir, f"globals-{timestamp}.sql")),
+        **AS_POSTGRES,
+    )
+
+
+@operation()
+def role(role: str, password: str, port: int = 5432):
+    """Ensure the login role MAAS uses exists with ``password``, without re-setting it each run.
+
+    Creates the role when absent; otherwise reads its stored verifier and only runs
+    ``ALTER ROLE ... PASSWORD`` when the password differs, or when the verifier uses
+    another scheme than the server's ``password_encryption`` (an md5 verifier left from
+    an older PostgreSQL cannot log in through a ``scram-sha-256`` pg_hba line). The
+    password only appears masked in pyinfra's output.
+    """
+    if not _IDENT_RE.match(role or ""):
+        raise OperationValueError(
+            f"postgresql role name {role!r} for {host.name} must be a plain identifier",
+        )
+    if not password:
+        raise OperationValueError(f"postgresql role {role} on {host.name} needs a password")
+
+    live = _live_settings(port)
+    if not live:
+        yield _server_down(port, f"manage role {role}")
+        return
+
+    verifier = host.get_fact(PostgresRolePassword, role=role, port=port, **AS_POSTGRES)
+    secret = StringCommand("'", HiddenValue(password.replace("'", "''")), "'", _separator="")
+
+    if verifier is None:
+        # No verifier: either no such role or a role without a password.
+        roles_sql = f"SELECT 1 FROM pg_roles WHERE rolname = {sql_literal(role)}"
+        create = StringCommand(f'CREATE ROLE "{role}" LOGIN PASSWORD', secret)
+        alter = StringCommand(f'ALTER ROLE "{role}" LOGIN PASSWORD', secret)
+        yield StringCommand(
+            'if [ "$(psql -p',
+            str(port),
+            "-AtX -c",
+            shell_double_quote(roles_sql),
+            ')" = 1 ]; then',
+            make_execute_psql_command(alter, port=port),
+            "; else",
+            make_execute_psql_command(create, port=port),
+            "; fi",
+            **AS_POSTGRES,
+        )
+        return
+
+    wanted_kind = (live.get("password_encryption") or {}).get("value")
+    if wanted_kind == "on":
+        wanted_kind = "md5"
+    same_password = password_matches(verifier, role, password)
+    same_kind = wanted_kind not in ("md5", "scram-sha-256") or verifier_kind(verifier) == wanted_kind
+    if same_password and same_kind:
+        host.noop(f"postgresql role {role} exists with the wanted password")
+        return
+
+    yield StringCommand(
+        make_execute_psql_command(
+            StringCommand(f'ALTER ROLE "{role}" LOGIN PASSWORD', secret), port=port,
+        ),
+        **AS_POSTGRES,
+    )
+
+
+def _normalise_setting(name: str, value):
+    """Comparable form of a setting value, for the wanted and the live side alike."""
+    if name in INT_SETTINGS:
+        return int(str(value).strip().strip("'"))
+    if name in LIST_SETTINGS:
+        if isinstance(value, (list, tuple)):
+            items = value
+        else:
+            items = str(value).strip().strip("'").split(",")
+        return frozenset(item.strip() for item in items if item.strip())
+    return str(value).strip().strip("'")
+
+
+def _render_setting(name: str, value) -> str:
+    if name in INT_SETTINGS:
+        return f"{name} = {int(value)}"
+    if name in LIST_SETTINGS and isinstance(value, (list, tuple)):
+        value = ",".join(str(item).strip() for item in value)
+    return f"{name} = {sql_literal(str(value).strip())}"
+
+
+def render_dropin(settings: dict) -> str:
+    """The ``conf.d`` drop-in holding every managed setting, sorted, under a header."""
+    lines = [_render_setting(name, settings[name]) for name in sorted(settings)]
+    return DROPIN_HEADER + "\n".join(lines) + "\n"
+
+
+@operation()
+def server_settings(
+    settings: dict,
+    port: int = 5432,
+    backup_dir: str = DEFAULT_BACKUP_DIR,
+    backup_databases=("maasdb",),
+    dropin_name: str = "50-maas-ha.conf",
+):
+    """Set server settings (``listen_addresses``, ``max_connections``, ...) through a drop-in.
+
+    Compares ``settings`` with the running server; when something differs (or a managed
+    setting is waiting for a restart): backup, write ``conf.d/<dropin_name>`` beside the
+    detected ``config_file`` (adding ``include_dir = 'conf.d'`` to the main file if it
+    lacks it), let PostgreSQL check the files (``pg_file_settings``: no errors, and no
+    later file such as ``postgresql.auto.conf`` overriding ours; otherwise the previous
+    drop-in is put back and the operation fails), then restart the cluster
+    (``postgresql@VER-CLUSTER``) if a changed setting has context ``postmaster``, else
+    reload.
+    """
+    if not settings:
+        raise OperationValueError(f"postgresql server_settings for {host.name} got no settings")
+    for name, value in settings.items():
+        if name not in MANAGED_SETTINGS:
+            raise OperationValueError(
+                f"postgresql setting {name} on {host.name} is not managed by maas-ha "
+                f"(supported: {', '.join(MANAGED_SETTINGS)})",
+            )
+        try:
+            normalised = _normalise_setting(name, value)
+        except ValueError:
+            raise OperationValueError(
+                f"postgresql setting {name} on {host.name} must be an integer, got {value!r}",
+            ) from None
+        if name in INT_SETTINGS and normalised < 1:
+            raise OperationValueError(
+                f"postgresql setting {name} on {host.name} must be positive, got {value!r}",
+            )
+        if name in LIST_SETTINGS and not normalised:
+            raise OperationValueError(f"postgresql setting {name} on {host.name} is empty")
+    if not re.match(r"^[A-Za-z0-9_.-]+\.conf$", dropin_name):
+        raise OperationValueError(
+            f"postgresql drop-in name {dropin_name!r} for {host.name} must be a plain *.conf name",
+        )
+
+    live = _live_settings(port)
+    if not live:
+        yield _server_down(port, "change its settings")
+        return
+
+    changed = []
+    for name in sorted(settings):
+        current = live.get(name)
+        if current is None:
+            raise OperationError(
+                f"postgresql on {host.name} port {port} does not report setting {name}",
+            )
+        if current["pending_restart"] or _normalise_setting(name, settings[name]) != (
+            _normalise_setting(name, current["value"])
+        ):
+            changed.append(name)
+
+    if not changed:
+        host.noop(
+            f"postgresql on port {port} already has {', '.join(sorted(settings))} as wanted",
+        )
+        return
+
+    config_file = live["config_file"]["value"]
+    conf_dir = posixpath.dirname(config_file)
+    dropin_dir = posixpath.join(conf_dir, "conf.d")
+    dropin = posixpath.join(dropin_dir, dropin_name)
+
+    needs_restart = any(live[name]["context"] == "postmaster" for name in changed)
+    unit = None
+    if needs_restart:
+        clusters = list(host.get_fact(PostgresClusters) or [])
+        matching = [cluster for cluster in clusters if int(cluster["port"]) == int(port)]
+        if not matching:
+            raise OperationError(
+                f"no pg_lsclusters cluster listens on port {port} on {host.name}: cannot "
+                f"restart PostgreSQL for {', '.join(changed)}",
+            )
+        unit = f"postgresql@{matching[0]['version']}-{matching[0]['cluster']}"
+
+    include_dirs = host.get_fact(PostgresIncludeDirs, path=config_file) or []
+    has_include = any(
+        posixpath.normpath(posixpath.join(conf_dir, item)) == dropin_dir for item in include_dirs
+    )
+
+    timestamp = files_util.get_timestamp()
+    yield from backup_commands(port, backup_dir, backup_databases, timestamp)
+
+    if not has_include:
+        yield StringCommand(
+            "mkdir -p",
+            QuoteString(dropin_dir),
+            "&& cp -a",
+            QuoteString(config_file),
+            QuoteString(f"{config_file}.bak-{timestamp}"),
+            "&& printf",
+            QuoteString(r"\n# Added by maas-ha: read the drop-ins in conf.d\ninclude_dir = 'conf.d'\n"),
+            ">>",
+            QuoteString(config_file),
+        )
+
+    previous = posixpath.join(backup_dir, f"{dropin_name}.bak-{timestamp}")
+    yield StringCommand(
+        "if [ -f",
+        QuoteString(dropin),
+        "]; then cp -a",
+        QuoteString(dropin),
+        QuoteString(previous),
+        "; fi",
+    )
+    yield FileUploadCommand(StringIO(render_dropin(settings)), dropin)
+    yield StringCommand(
+        "chown",
+        StringCommand("--reference=", QuoteString(config_file), _separator=""),
+        QuoteString(dropin),
+        "&& chmod 644",
+        QuoteString(dropin),
+    )
+
+    names = ", ".join(sql_literal(name) for name in sorted(settings))
+    check_sql = (
+        "SELECT sourcefile || ':' || sourceline || ': ' || coalesce(name, '') || ': ' || error "
+        "FROM pg_file_settings WHERE error IS NOT NULL "
+        # a changed restart-only setting reports this until the restart: not a problem
+        "AND error <> 'setting could not be applied' "
+        "UNION ALL "
+        "SELECT sourcefile || ':' || sourceline || ': ' || name || ' overrides maas-ha' "
+        "FROM (SELECT DISTINCT ON (name) name, sourcefile, sourceline FROM pg_file_settings "
+        f"WHERE name IN ({names}) ORDER BY name, seqno DESC) AS last "
+        f"WHERE sourcefile <> {sql_literal(dropin)}"
+    )
+    yield StringCommand(
+        "problems=$(psql -p",
+        str(port),
+        "-AtX -c",
+        shell_double_quote(check_sql),
+        ') || problems="psql failed";',
+        'if [ -n "$problems" ]; then',
+        "if [ -f",
+        QuoteString(previous),
+        "]; then cat",
+        QuoteString(previous),
+        ">",
+        QuoteString(dropin),
+        "; else rm -f",
+        QuoteString(dropin),
+        "; fi; echo",
+        QuoteString(
+            f"PostgreSQL on {host.name} rejected the maas-ha settings in {dropin} "
+            "(previous version restored):",
+        ),
+        '"$problems" >&2; exit 1; fi',
+        **AS_POSTGRES,
+    )
+
+    if needs_restart:
+        yield f"systemctl restart {unit}"
+    else:
+        yield StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
+
+
+
+def _wanted_hba_entries(entries) -> list[dict]:
+    """Validate and normalise the wanted pg_hba entries (address as CIDR), dropping duplicates."""
+    if not entries:
+        raise OperationValueError(f"postgresql hba_entries for {host.name} got no entries")
+    wanted: list[dict] = []
+    seen = set()
+    for entry in entries:
+        entry_type = entry.get("type", "host")
+        if entry_type not in HBA_HOST_TYPES and entry_type != "local":
+            raise OperationValueError(
+                f"pg_hba entry {entry!r} for {host.name}: type {entry_type!r} is not a pg_hba type",
+            )
+        for key in ("database", "user", "method"):
+            value = str(entry.get(key) or "")
+            if not _HBA_FIELD_RE.match(value):
+                raise OperationValueError(
+                    f"pg_hba entry {entry!r} for {host.name}: {key} {value!r} is not usable",
+                )
+        if entry["method"] not in HBA_METHODS:
+            raise OperationValueError(
+                f"pg_hba entry {entry!r} for {host.name}: method {entry['method']!r} is not a "
+                "pg_hba method",
+            )
+        address = None
+        if entry_type != "local":
+            address = normalise_hba_address(str(entry.get("address") or ""))
+            if not _HBA_FIELD_RE.match(address):
+                raise OperationValueError(
+                    f"pg_hba entry {entry!r} for {host.name}: address {address!r} is not usable",
+                )
+        normalised = {
+            "type": entry_type,
+            "database": str(entry["database"]),
+            "user": str(entry["user"]),
+            "address": address,
+            "method": entry["method"],
+        }
+        key = _hba_key(normalised)
+        if key in seen:
+            continue
+        seen.add(key)
+        wanted.append(normalised)
+    return wanted
+
+
+def _hba_key(entry) -> tuple:
+    return (entry["type"], entry["database"], entry["user"], entry.get("address"))
+
+
+def _hba_line(entry) -> str:
+    fields = [entry["type"], entry["database"], entry["user"]]
+    if entry["address"] is not None:
+        fields.append(entry["address"])
+    fields.append(entry["method"])
+    return " ".join(fields)
+
+
+@operation()
+def hba_entries(
+    entries: list,
+    port: int = 5432,
+    backup_dir: str = DEFAULT_BACKUP_DIR,
+    backup_databases=("maasdb",),
+):
+    """Ensure ``pg_hba.conf`` has these entries (one per region host), keeping the rest as is.
+
+    ``entries``: ``[{"type": "host", "database": "maasdb", "user": "maas",
+    "address": "10.77.0.11/32", "method": "scram-sha-256"}]`` (see :func:`hba_method`).
+    The file is the one the running server uses; entries match by type, database, user
+    and address (whitespace and the ``addr mask`` form do not matter). A missing entry is
+    appended; the first entry with the same match but another method has its line
+    replaced in place (every other byte of the file stays). Before a change: backup and
+    ``cp -a`` of the file; after: PostgreSQL checks the file (``pg_hba_file_rules``; a
+    rejected file is put back and the operation fails), then a reload.
+    """
+    wanted = _wanted_hba_entries(entries)
+
+    live = _live_settings(port)
+    if not live:
+        yield _server_down(port, "change pg_hba.conf")
+        return
+    hba_file = live["hba_file"]["value"]
+
+    current = list(host.get_fact(PgHbaEntries, path=hba_file) or [])
+    first_by_key: dict = {}
+    for entry in current:
+        first_by_key.setdefault(_hba_key(entry), entry)
+
+    replacements = []  # (line number, new line)
+    appends = []
+    for entry in wanted:
+        existing = first_by_key.get(_hba_key(entry))
+        if existing is None:
+            appends.append(_hba_line(entry))
+        elif existing["method"] != entry["method"]:
+            replacements.append((existing["line"], _hba_line(entry)))
+
+    if not replacements and not appends:
+        host.noop(f"{hba_file} already has the {len(wanted)} wanted entries")
+        return
+
+    timestamp = files_util.get_timestamp()
+    backup = f"{hba_file}.bak-{timestamp}"
+    yield from backup_commands(port, backup_dir, backup_databases, timestamp)
+    yield StringCommand("cp -a", QuoteString(hba_file), QuoteString(backup))
+
+    if replacements:
+        sed_bits: list = ["sed -i"]
+        for number, line in sorted(replacements):
+            sed_bits.extend(["-e", QuoteString(f"{number}c\\{line}")])
+        sed_bits.append(QuoteString(hba_file))
+        yield StringCommand(*sed_bits)
+
+    if appends:
+        yield StringCommand(
+            '[ -z "$(tail -c 1',
+            QuoteString(hba_file),
+            ')" ] || echo >>',
+            QuoteString(hba_file),
+            "; printf '%s\\n'",
+            QuoteString("# Added by maas-ha: MAAS region database access"),
+            *[QuoteString(line) for line in appends],
+            ">>",
+            QuoteString(hba_file),
+        )
+
+    check_sql = (
+        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL"
+    )
+    yield StringCommand(
+        "problems=$(psql -p",
+        str(port),
+        "-AtX -c",
+        shell_double_quote(check_sql),
+        ') || problems="psql failed";',
+        'if [ -n "$problems" ]; then cat',
+        QuoteString(backup),
+        ">",
+        QuoteString(hba_file),
+        "; echo",
+        QuoteString(
+            f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
+        ),
+        '"$problems" >&2; exit 1; fi',
+        **AS_POSTGRES,
+    )
+    yield StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
