@@ -66,7 +66,8 @@ def _check_backends(backends) -> list[dict]:
         port = backend.get("port", 5240)
         if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
             raise ValueError(f"haproxy backend {name}: port {port!r} is not a TCP port")
-        checked.append({"name": name, "address": ip.compressed, "port": port})
+        host_part = f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
+        checked.append({"name": name, "address": host_part, "port": port})
     return checked
 
 

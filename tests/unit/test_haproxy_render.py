@@ -1,0 +1,115 @@
+"""render_config(): the HAProxy config for the region API, checked by text and, when the
+binary is installed on this machine, by ``haproxy -c`` itself."""
+import hashlib
+import shutil
+import subprocess
+
+import pytest
+
+from operations.haproxy import render_config
+
+REGIONS = [
+    {"name": "region1", "address": "10.77.0.11", "port": 5240},
+    {"name": "region2", "address": "10.77.0.12", "port": 5240},
+    {"name": "region3", "address": "10.77.0.14", "port": 5240},
+]
+
+
+def test_frontend_and_backend():
+    text = render_config(REGIONS)
+    assert "frontend maas\n    bind *:80\n" in text
+    assert "    default_backend maas_regions\n" in text
+    assert "backend maas_regions\n    balance source\n" in text
+    assert "    option httpchk GET /MAAS/api/2.0/version/\n" in text
+    assert "    http-check expect status 200\n" in text
+    assert "    mode http\n" in text
+    assert (
+        "    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners\n" in text
+    )
+
+
+def test_one_checked_server_per_region_in_order():
+    servers = [line.strip() for line in render_config(REGIONS).splitlines() if "server region" in line]
+    assert servers == [
+        "server region1 10.77.0.11:5240 check inter 2s fall 3 rise 2 maxconn 256",
+        "server region2 10.77.0.12:5240 check inter 2s fall 3 rise 2 maxconn 256",
+        "server region3 10.77.0.14:5240 check inter 2s fall 3 rise 2 maxconn 256",
+    ]
+
+
+def test_deterministic():
+    first = render_config(REGIONS)
+    again = render_config([dict(region) for region in REGIONS])
+    assert hashlib.sha1(first.encode()).hexdigest() == hashlib.sha1(again.encode()).hexdigest()
+    assert first.endswith("\n") and not first.endswith("\n\n")
+    assert "\n\n\n" not in first
+
+
+def test_tunables():
+    text = render_config(
+        [{"name": "r1", "address": "fd00::11"}],
+        frontend_port=8080,
+        bind_address="10.77.0.13",
+        maxconn=10000,
+        frontend_maxconn=5000,
+        server_maxconn=None,
+        timeout_server="120s",
+        check_inter="5s",
+        check_fall=2,
+        check_rise=4,
+        health_path="/MAAS/",
+    )
+    assert "    bind 10.77.0.13:8080\n" in text
+    assert "    maxconn 10000\n" in text
+    assert "    maxconn 5000\n" in text
+    assert "    timeout server 120s\n" in text
+    assert "    option httpchk GET /MAAS/\n" in text
+    assert "    server r1 [fd00::11]:5240 check inter 5s fall 2 rise 4\n" in text
+
+
+@pytest.mark.parametrize(
+    "backends,kwargs,message",
+    [
+        ([], {}, "at least one region backend"),
+        ([{"name": "bad name", "address": "10.0.0.1"}], {}, "not a valid server name"),
+        ([{"name": "r1", "address": "region1.example"}], {}, "is not an IP address"),
+        ([{"name": "r1", "address": "10.0.0.1", "port": 70000}], {}, "is not a TCP port"),
+        (
+            [{"name": "r1", "address": "10.0.0.1"}, {"name": "r1", "address": "10.0.0.2"}],
+            {},
+            "is used twice",
+        ),
+        (REGIONS, {"timeout_client": "ninety"}, "timeout_client"),
+        (REGIONS, {"maxconn": 0}, "maxconn"),
+        (REGIONS, {"health_path": "MAAS with space"}, "health_path"),
+        (REGIONS, {"bind_address": "any"}, "bind_address"),
+        (REGIONS, {"frontend_port": 65536}, "frontend_port"),
+    ],
+)
+def test_unusable_input_is_refused(backends, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        render_config(backends, **kwargs)
+
+
+HAPROXY = shutil.which("haproxy")
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy binary not installed on this machine")
+@pytest.mark.parametrize("kwargs", [{}, {"frontend_port": 8080, "server_maxconn": None}])
+def test_real_haproxy_accepts_the_rendered_config(tmp_path, kwargs):
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render_config(REGIONS, **kwargs))
+    result = subprocess.run(
+        [HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(HAPROXY is None, reason="haproxy binary not installed on this machine")
+def test_real_haproxy_rejects_a_broken_config(tmp_path):
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render_config(REGIONS).replace("balance source", "balance nonsense"))
+    result = subprocess.run(
+        [HAPROXY, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
