@@ -727,7 +727,7 @@ def handle_api(ctx, conn, req):
 
 def handle_rpc(ctx, conn, req):
     """The stand-in rack RPC; returns (status, body, ctype, headers)."""
-    action = req.path[len("/MAAS/rpc/"):].strip("/")
+    action = req.path[len("/MAAS/rpc"):].strip("/")
     if action == "" and req.method == "GET":
         with conn.cursor() as cur:
             rows = fetch(cur, "SELECT * FROM maasserver_node WHERE node_type IN (3, 4) AND region_eventloop IS NOT "

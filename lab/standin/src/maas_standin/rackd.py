@@ -100,7 +100,7 @@ class Rack:
             if e.code == 410:
                 raise Deleted()
             if e.code == 403:
-                raise AuthFailed("?")
+                raise AuthFailed(None)
             raise RegionUnavailable("%s (While calling %s)." % (e, path_url))
         except (urllib.error.URLError, OSError, ValueError) as e:
             raise RegionUnavailable("%s (While calling %s)." % (getattr(e, "reason", e), path_url))
@@ -114,11 +114,18 @@ class Rack:
             raise
         return answer
 
+    def signed_call(self, url, secret, answer, action, payload):
+        try:
+            return self.call(url, secret, action, payload)
+        except AuthFailed:
+            log.error("Event-loop '%s' FAILED authentication; dropping connection.", answer.get("eventloop"))
+            raise
+
     def register(self, urls, secret):
         for url in urls:
             try:
                 answer = self.connect(url, secret)
-                result = self.call(url, secret, "register", {
+                result = self.signed_call(url, secret, answer, "register", {
                     "system_id": paths.read_maas_id(), "hostname": netinfo.hostname(),
                     "interfaces": netinfo.interfaces(), "version": paths.version(), "url": url})
             except RegionUnavailable as e:
@@ -138,7 +145,7 @@ class Rack:
         for url in urls:
             try:
                 answer = self.connect(url, secret)
-                result = self.call(url, secret, "heartbeat", {"system_id": self.system_id,
+                result = self.signed_call(url, secret, answer, "heartbeat", {"system_id": self.system_id,
                                                               "hostname": netinfo.hostname()})
                 regions[result.get("region_system_id")] = result.get("region")
                 loops.add(answer.get("eventloop"))

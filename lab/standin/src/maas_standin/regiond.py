@@ -87,8 +87,6 @@ def make_handler(region):
                 try:
                     conn = region.conn()
                     if req.path.startswith("/MAAS/rpc/") or req.path == "/MAAS/rpc":
-                        if not req.path.endswith("/"):
-                            req.path += "/"
                         status, payload, ctype, headers = api.handle_rpc(region, conn, req)
                     elif req.path.startswith("/MAAS/api/"):
                         status, payload, ctype, headers = api.handle_api(region, conn, req)
