@@ -53,32 +53,42 @@ def run(cmd, check=True, capture=False, input=None, env=None, quiet=False):
 
 
 def run_streamed(cmd, label, summarise=None, env=None, interval=10.0):
-    """Run a long command, printing a progress summary at least every `interval` seconds.
+    """Run a long command, printing a progress summary at least every `interval` seconds,
+    also while the command itself prints nothing.
 
     `summarise(line)` may return a short status string for a line (or None); the latest one
-    is reported. The full output goes to the log on failure.
+    is reported. The output tail is shown on failure.
     """
+    import threading
     log("%s: started" % label)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, bufsize=1)
     lines = []
-    last_status = "working"
-    last_print = time.monotonic()
-    start = last_print
-    count = 0
-    for line in proc.stdout:
-        line = line.rstrip("\n")
-        lines.append(line)
-        count += 1
-        if summarise:
-            status = summarise(line)
-            if status:
-                last_status = status
-        now = time.monotonic()
-        if now - last_print >= interval:
-            log("%s: %s (%d s, %d lines of output)" % (label, last_status, now - start, count))
-            last_print = now
-    rc = proc.wait()
+    state = {"status": "working", "count": 0}
+    start = time.monotonic()
+    finished = threading.Event()
+
+    def ticker():
+        while not finished.wait(interval):
+            log("%s: %s (%d s, %d lines of output)"
+                % (label, state["status"], time.monotonic() - start, state["count"]))
+
+    thread = threading.Thread(target=ticker, daemon=True)
+    thread.start()
+    try:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            state["count"] += 1
+            if summarise:
+                status = summarise(line)
+                if status:
+                    state["status"] = status
+        rc = proc.wait()
+    finally:
+        finished.set()
+        if proc.poll() is None:
+            proc.kill()
     if rc != 0:
         raise LabError("%s failed (exit %d):\n%s" % (label, rc, "\n".join(lines[-40:])))
     log("%s: done in %.0f s" % (label, time.monotonic() - start))
