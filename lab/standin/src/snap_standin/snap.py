@@ -165,7 +165,7 @@ def resolve_channel(name, channel):
     if channel not in channels:
         die('error: snap "%s" is not available on %s but is available to install on the following channels:\n'
             "%s" % (name, channel, "\n".join("  %s" % c for c in sorted(channels))))
-    info = dict(info)
+    info = dict(info, name=name)
     for key in ("service_app", "service_module", "command_module"):
         if key in channels[channel]:
             info[key] = channels[channel][key]
