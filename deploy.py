@@ -3,8 +3,9 @@
     pyinfra inventories/<env>.py deploy.py
 
 Order: guards (nothing runs if any refuses), PostgreSQL, the primary region, the other
-regions one at a time, HAProxy, racks, DHCP HA. pyinfra orders operations by where they are
-called in this file, so the primary's operations all run before any other region's.
+regions one at a time, HAProxy, racks, DHCP HA. pyinfra interleaves hosts by the position of
+each operation in their own list, so the phases are separated by barriers that every host
+passes together (operations/phases.py).
 """
 
 from pyinfra import host, inventory, state
@@ -15,23 +16,32 @@ from deploys.postgres import maas_postgres
 from deploys.rack import maas_rack_controller
 from deploys.region import maas_region_controller
 from deploys.topology import get_topology
+from operations.phases import barrier
 
 topology = get_topology(state, inventory)
 
 if host in topology.postgres:
     maas_postgres(topology)
 
+barrier(name="Phase: database ready", phase="database ready")
+
 if topology.is_primary(host):
     maas_region_controller(topology, primary=True)
 
+barrier(name="Phase: primary region ready", phase="primary region ready")
+
 if host in topology.regions and not topology.is_primary(host):
     maas_region_controller(topology, primary=False, _serial=True)
+
+barrier(name="Phase: every region ready", phase="every region ready")
 
 if host in topology.haproxies:
     maas_haproxy(topology)
 
 if host in topology.racks:
     maas_rack_controller(topology)
+
+barrier(name="Phase: racks registered", phase="racks registered")
 
 if topology.is_primary(host):
     maas_dhcp_ha(topology)

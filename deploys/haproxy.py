@@ -26,7 +26,7 @@ def rendered_config(topology) -> str:
         timeout_connect=config.get(host, "maas_haproxy_timeout_connect"),
         timeout_client=config.get(host, "maas_haproxy_timeout_client"),
         timeout_server=config.get(host, "maas_haproxy_timeout_server"),
-        admin_socket=config.get(host, "maas_haproxy_admin_socket"),
+        stats_socket=config.get(host, "maas_haproxy_admin_socket"),
     )
 
 

@@ -9,7 +9,9 @@ import config
 from deploys.packages import packages_present
 from operations import maas_pg
 
-PG = {"_sudo": True, "_sudo_user": "postgres"}
+# pyinfra's own postgres operations talk to the server as the postgres user; ours switch
+# user themselves where they need to (file edits and restarts need root).
+AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
 
 
 @deploy("MAAS PostgreSQL")
@@ -33,14 +35,12 @@ def maas_postgres(topology):
         },
         port=port,
         **backup,
-        **PG,
     )
     maas_pg.role(
         name=f"PostgreSQL role {db_user}",
         role=db_user,
         password=config.get(host, "maas_db_password"),
         port=port,
-        **PG,
     )
     postgres.database(
         name=f"PostgreSQL database {db_name}",
@@ -48,16 +48,15 @@ def maas_postgres(topology):
         owner=db_user,
         encoding="UTF8",
         psql_port=port,
-        **PG,
+        **AS_POSTGRES,
     )
     maas_pg.hba_entries(
         name="pg_hba: one line per region",
         entries=[
             {"type": "host", "database": db_name, "user": db_user,
-             "address": f"{config.address_of(region)}/32", "method": None}
+             "address": f"{config.address_of(region)}/32", "method": "auto"}
             for region in topology.regions
         ],
         port=port,
         **backup,
-        **PG,
     )

@@ -68,6 +68,10 @@ DROPIN_HEADER = (
 )
 
 
+# An entry's method may be left to the server's version (see hba_method).
+AUTO_METHOD = "auto"
+
+
 def hba_method(server_version_num: int | str) -> str:
     """The pg_hba method for MAAS regions: ``scram-sha-256`` on PostgreSQL >= 14, else ``md5``.
 
@@ -414,13 +418,15 @@ def _wanted_hba_entries(entries) -> list[dict]:
             raise OperationValueError(
                 f"pg_hba entry {entry!r} for {host.name}: type {entry_type!r} is not a pg_hba type",
             )
+        if entry.get("method") in (None, "auto"):
+            entry = {**entry, "method": AUTO_METHOD}
         for key in ("database", "user", "method"):
             value = str(entry.get(key) or "")
             if not _HBA_FIELD_RE.match(value):
                 raise OperationValueError(
                     f"pg_hba entry {entry!r} for {host.name}: {key} {value!r} is not usable",
                 )
-        if entry["method"] not in HBA_METHODS:
+        if entry["method"] not in HBA_METHODS and entry["method"] != AUTO_METHOD:
             raise OperationValueError(
                 f"pg_hba entry {entry!r} for {host.name}: method {entry['method']!r} is not a "
                 "pg_hba method",
@@ -469,7 +475,8 @@ def hba_entries(
     """Ensure ``pg_hba.conf`` has these entries (one per region host), keeping the rest as is.
 
     ``entries``: ``[{"type": "host", "database": "maasdb", "user": "maas",
-    "address": "10.77.0.11/32", "method": "scram-sha-256"}]`` (see :func:`hba_method`).
+    "address": "10.77.0.11/32", "method": "scram-sha-256"}]``; a method of ``None`` or
+    ``"auto"`` takes the one the live server's version calls for (:func:`hba_method`).
     The file is the one the running server uses; entries match by type, database, user
     and address (whitespace and the ``addr mask`` form do not matter). A missing entry is
     appended; the first entry with the same match but another method has its line
@@ -484,6 +491,9 @@ def hba_entries(
         yield _server_down(port, "change pg_hba.conf")
         return
     hba_file = live["hba_file"]["value"]
+    for entry in wanted:
+        if entry["method"] == AUTO_METHOD:
+            entry["method"] = hba_method(live["server_version_num"]["value"])
 
     current = list(host.get_fact(PgHbaEntries, path=hba_file) or [])
     first_by_key: dict = {}
