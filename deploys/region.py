@@ -60,7 +60,9 @@ def maas_region_controller(topology, primary: bool):
         if primary:
             server.shell(name="Database migrations (primary only)",
                          commands=["maas-region dbupgrade"], _if=conf.did_change)
-        systemd.service(name="Restart bind9 for the region's DNS", service="bind9",
+        # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
+        # which systemd's unit listing does not show, so ask for the real unit.
+        systemd.service(name="Restart bind9 for the region's DNS", service="named",
                         running=True, restarted=conf.will_change)
         regiond = systemd.service(name="maas-regiond running", service="maas-regiond",
                                   running=True, enabled=True, restarted=conf.will_change)

@@ -7,6 +7,8 @@ Lab tooling (test equipment): reads /var/lib/maas-ha-lab/hosts.json; never print
 import json
 import subprocess
 import sys
+
+import requests
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -43,21 +45,21 @@ def main() -> int:
     base = lb_url or f"http://{hosts['hosts'][regions[0]]['address']}:5240/MAAS/"
     client = MaasClient(base, api_key(hosts, regions[0]))
 
-    version = client.get("api/2.0/version/")
+    version = client.get("version/")
     print(f"MAAS API through {'HAProxy' if lb_url else 'the primary region'} ({base}): "
           f"version {version['version']}")
     print("\nRegion controllers:")
-    for region in client.get("api/2.0/regioncontrollers/"):
+    for region in client.get("regioncontrollers/"):
         print(f"  {region['hostname']:<12} {region['system_id']}  {', '.join(region['ip_addresses'])}"
               f"  {region.get('version')}")
     print("\nRack controllers:")
-    for rack in client.get("api/2.0/rackcontrollers/"):
+    for rack in client.get("rackcontrollers/"):
         services = {s["name"]: s["status"] for s in rack.get("service_set", [])}
         print(f"  {rack['hostname']:<12} {rack['system_id']}  {', '.join(rack['ip_addresses'])}"
               f"  rackd={services.get('rackd', '?')}")
     for region in regions:
-        direct = MaasClient(f"http://{hosts['hosts'][region]['address']}:5240/MAAS/", "")
-        print(f"\nDirect to {region}: version {direct.get('api/2.0/version/')['version']}")
+        url = f"http://{hosts['hosts'][region]['address']}:5240/MAAS/api/2.0/version/"
+        print(f"\nDirect to {region}: version {requests.get(url, timeout=10).json()['version']}")
     for lb in lbs:
         print(f"\nHAProxy {lb} backends (show servers state):")
         state = ssh(hosts, lb, "echo 'show servers state maas_regions' | socat stdio UNIX-CONNECT:/run/haproxy/admin.sock")

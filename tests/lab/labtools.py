@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -102,5 +103,11 @@ class Lab:
                    "--username admin; else maas-region apikey --username admin; fi | head -n 1")
         return self.ssh(region, command).strip()
 
-    def client(self, url: str, key: str = "") -> MaasClient:
+    def client(self, url: str, key: str) -> MaasClient:
         return MaasClient(url, key)
+
+    def anonymous_get(self, url: str) -> dict:
+        """An unauthenticated API read (e.g. version/), as MAAS allows."""
+        response = requests.get(url, timeout=10)
+        response.raise_for_status()
+        return response.json()
