@@ -17,6 +17,7 @@ LABCTL = [sys.executable, str(REPO / "lab" / "labctl.py")]
 @pytest.fixture(scope="session")
 def lab():
     try:
+        subprocess.run([*LABCTL, "down"], check=True, timeout=600)  # start from bare hosts
         subprocess.run([*LABCTL, "up", "--racks", "2"], check=True, timeout=1800)
         yield Lab(ARTEFACTS)
     finally:
