@@ -1,6 +1,10 @@
 """End-to-end tests on the rehearsal lab. The lab is brought up once for the session and
-torn down at the end, also when a test fails (MAAS_HA_KEEP_LAB=1 keeps it for debugging)."""
+torn down at the end, also when a test fails (MAAS_HA_KEEP_LAB=1 keeps it for debugging).
 
+There is one lab per machine: a session holds LAB_LOCK (flock) while it uses it, and so
+should anything else that drives the lab (`flock /run/lock/maas-ha-lab.session CMD`)."""
+
+import fcntl
 import os
 import subprocess
 import sys
@@ -12,10 +16,14 @@ from labtools import REPO, Lab
 
 ARTEFACTS = Path(os.environ.get("MAAS_HA_ARTEFACTS", "/var/tmp/maas-ha-test-artefacts"))
 LABCTL = [sys.executable, str(REPO / "lab" / "labctl.py")]
+LAB_LOCK = "/run/lock/maas-ha-lab.session"
 
 
 @pytest.fixture(scope="session")
 def lab():
+    os.makedirs(os.path.dirname(LAB_LOCK), exist_ok=True)
+    lock = open(LAB_LOCK, "w")  # noqa: SIM115 - held for the whole session
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         subprocess.run([*LABCTL, "down"], check=True, timeout=600)  # start from bare hosts
         subprocess.run([*LABCTL, "up", "--racks", "2"], check=True, timeout=1800)
@@ -23,3 +31,4 @@ def lab():
     finally:
         if os.environ.get("MAAS_HA_KEEP_LAB") != "1":
             subprocess.run([*LABCTL, "down"], check=False, timeout=600)
+        lock.close()
