@@ -7,6 +7,9 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack)
     MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: every lab HAProxy; "" for none)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
+    MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
+    MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
+    MAAS_HA_RACK_REGISTER_TIMEOUT  seconds to wait for a rack to register
 """
 
 import json
@@ -18,14 +21,20 @@ LAB = Path(os.environ.get("MAAS_HA_LAB_DIR", "/var/lib/maas-ha-lab"))
 
 
 def _lab_secrets() -> dict:
+    """The lab's secrets (both MAAS instances), made once and kept root-only (0600)."""
     path = LAB / "secrets.json"
-    if not path.exists():
-        values = {"maas_db_password": secrets.token_urlsafe(18),
-                  "maas_admin_password": secrets.token_urlsafe(18)}
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    values = json.loads(path.read_text()) if path.exists() else {}
+    wanted = [f"{prefix}{key}" for prefix in ("", "b_")
+              for key in ("maas_db_password", "maas_admin_password")]
+    missing = [key for key in wanted if key not in values]
+    if missing:
+        values.update({key: secrets.token_urlsafe(18) for key in missing})
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(values, handle)
-    return json.loads(path.read_text())
+        os.replace(tmp, path)
+    return values
 
 
 _hosts_file = LAB / "hosts.json"
@@ -34,8 +43,12 @@ if not _hosts_file.exists():
 _lab = json.loads(_hosts_file.read_text())
 
 
+_instance = os.environ.get("MAAS_HA_INSTANCE", "a")
+_prefix = "" if _instance == "a" else f"{_instance}_"
+
+
 def _pick(group: str, env: str) -> list:
-    members = [name for name, spec in _lab["hosts"].items() if spec["group"] == group]
+    members = [name for name, spec in _lab["hosts"].items() if spec["group"] == _prefix + group]
     chosen = os.environ.get(env)
     if chosen is None:
         return members
@@ -44,6 +57,10 @@ def _pick(group: str, env: str) -> list:
     if missing:
         raise SystemExit(f"{env}: {missing} are not lab hosts")
     return wanted
+
+
+def _lab_secrets_key(name: str) -> str:
+    return name if _instance == "a" else f"{_instance}_{name}"
 
 
 def _host(name: str, **data) -> tuple:
@@ -59,7 +76,8 @@ def _host(name: str, **data) -> tuple:
 
 _region_flavour = os.environ.get("MAAS_HA_REGION_FLAVOUR", "deb")
 _rack_flavour = os.environ.get("MAAS_HA_RACK_FLAVOUR", "snap")
-_secrets = _lab_secrets()
+_all_secrets = _lab_secrets()
+_secrets = {key: _all_secrets[_lab_secrets_key(key)] for key in ("maas_db_password", "maas_admin_password")}
 
 maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],
@@ -72,6 +90,7 @@ maas_region = ([_host(name) for name in _pick("maas_region", "MAAS_HA_REGIONS")]
 })
 maas_rack = ([_host(name) for name in _pick("maas_rack", "MAAS_HA_RACKS")], {
     "maas_flavour": _rack_flavour,
+    "maas_rack_register_timeout": int(os.environ.get("MAAS_HA_RACK_REGISTER_TIMEOUT", "90")),
 })
 maas_haproxy = [_host(name) for name in _pick("maas_haproxy", "MAAS_HA_HAPROXY")]
 
@@ -83,3 +102,8 @@ if _dhcp:
         "fabric": "fabric-0", "vid": 0, "primary_rack": _primary, "secondary_rack": _secondary,
         "dynamic_range": {"start": f"{_net}.200", "end": f"{_net}.220"},
     }]
+
+if os.environ.get("MAAS_HA_MOVE_TARGET"):
+    maas_move_target = ([_host(name) for name in os.environ["MAAS_HA_MOVE_TARGET"].split(",")], {
+        "maas_flavour": _region_flavour,
+    })

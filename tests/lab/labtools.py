@@ -33,12 +33,22 @@ class DeployResult:
     @property
     def changed_hosts(self) -> dict[str, int]:
         """Host -> number of operations that changed something (pyinfra's `Success` lines)."""
-        counts: dict[str, int] = {}
+        return {name: len(ops) for name, ops in self.changed_ops.items()}
+
+    @property
+    def changed_ops(self) -> dict[str, list[str]]:
+        """Host -> names of the operations that changed something on it."""
+        changes: dict[str, list[str]] = {}
+        operation = None
         for line in self.output.splitlines():
-            match = re.match(r"^\s*\[([^\]]+)\] Success\b", line)
+            started = re.match(r"^--> Starting (?:serial )?operation: (.*?)\s*$", line)
+            if started:
+                operation = started.group(1)
+                continue
+            match = re.match(r"^\s*\[([^\]]+)\]\s+Success\b", line)
             if match:
-                counts[match.group(1)] = counts.get(match.group(1), 0) + 1
-        return counts
+                changes.setdefault(match.group(1), []).append(operation)
+        return changes
 
     def tail(self, lines: int = 60) -> str:
         return "\n".join(self.output.splitlines()[-lines:])
@@ -86,17 +96,29 @@ class Lab:
         return json.loads((LAB_DIR / "secrets.json").read_text())
 
     def deploy(self, env: dict | None = None, deploy_file: str = "deploy.py", args=(),
-               label: str = "deploy") -> DeployResult:
-        """Run pyinfra on the lab inventory at -vv; keep its output as a test artefact."""
+               label: str = "deploy", on_line=None) -> DeployResult:
+        """Run pyinfra on the lab inventory at -vv; keep its output as a test artefact.
+
+        `on_line(line)` sees each output line as it comes (to inject a fault mid-run)."""
         command = ["pyinfra", "-y", "-vv", "inventories/lab.py", deploy_file, *args]
         started = time.monotonic()
-        result = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                                env={**os.environ, **(env or {})}, timeout=1800, check=False)
-        output = ANSI.sub("", result.stdout + result.stderr)
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, **(env or {})})
+        lines = []
+        deadline = time.monotonic() + 1800
+        for line in process.stdout:
+            lines.append(line)
+            if on_line is not None:
+                on_line(ANSI.sub("", line))
+            if time.monotonic() > deadline:
+                process.kill()
+        returncode = process.wait()
+        output = ANSI.sub("", "".join(lines))
         self.artefacts.mkdir(parents=True, exist_ok=True)
         log = self.artefacts / f"{label}.log"
         log.write_text(f"$ {' '.join(command)}  # {time.monotonic() - started:.0f}s\n{output}")
-        return DeployResult(result.returncode, output)
+        return DeployResult(returncode, output)
 
     def api_key(self, region: str) -> str:
         command = ("if [ -s /var/snap/maas/common/snap_mode ]; then /snap/bin/maas apikey "
