@@ -57,9 +57,14 @@ class Topology:
 
 
 def gather(fact_cls, hosts, **kwargs) -> dict:
-    """One fact from many hosts, in parallel (each greenlet with its own host context)."""
+    """One fact from many hosts, in parallel (each greenlet with its own host context).
+
+    Hosts pyinfra could not connect to answer None: they sit this run out, and the guards
+    treat what they would have said as unknown."""
 
     def one(host):
+        if host in host.state.failed_hosts:
+            return None
         with ctx_config.use(host.state.config.copy()), ctx_host.use(host):
             return host.get_fact(fact_cls, **kwargs)
 
@@ -94,8 +99,11 @@ def _build(inventory) -> Topology:
     _check_installs(topo)
     _check_racks(topo)
     cpus = gather(Cpus, topo.regions)
+    # A region that cannot be reached counts at the most workers, so that the database's
+    # connection limit never shrinks because a host was briefly away.
     topo.workers = {
-        region.name: config.get(region, "maas_num_workers") or config.default_num_workers(cpus[region.name])
+        region.name: config.get(region, "maas_num_workers")
+        or config.default_num_workers(cpus[region.name] or config.MAX_WORKERS)
         for region in topo.regions
     }
     _size_connections(topo)
@@ -131,7 +139,7 @@ def _check_racks(topo: Topology) -> None:
         return
     vm_software = gather(VmHostSoftware, topo.racks)
     for rack in topo.racks:
-        if vm_software[rack.name]:
+        if vm_software[rack.name]:  # None: unreachable, sits this run out
             raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(vm_software[rack.name])} "
                                "found: a rack controller must not run on a VM host (libvirt/LXD)")
     registrations = gather(MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks)))
