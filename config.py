@@ -207,7 +207,26 @@ def validate_host(inventory, host) -> None:
         url = host.data.get("maas_url")
         if url is not None and not re.match(r"^https?://[^/\s]+/MAAS/?$", str(url)):
             raise SettingError(host.name, "maas_url", f"must look like http://HOST[:PORT]/MAAS, got {url!r}")
+    if host in hosts_of(inventory, GROUP_HAPROXY):
+        validate_haproxy(host)
     validate_dhcp_vlans(inventory, host)
+
+
+_DURATION = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
+
+
+def validate_haproxy(host) -> None:
+    """HAProxy tunables, checked here so a bad one never reaches a host's config."""
+    for name in ("maas_haproxy_maxconn", "maas_haproxy_check_fall", "maas_haproxy_check_rise"):
+        _int_in(host, name, 1)
+    for name in ("maas_haproxy_check_inter", "maas_haproxy_timeout_connect",
+                 "maas_haproxy_timeout_client", "maas_haproxy_timeout_server"):
+        value = get(host, name)
+        if not isinstance(value, str) or not _DURATION.match(value):
+            raise SettingError(host.name, name, f"must be an HAProxy duration like 2s or 500ms, got {value!r}")
+    socket = get(host, "maas_haproxy_admin_socket")
+    if not isinstance(socket, str) or not socket.startswith("/"):
+        raise SettingError(host.name, "maas_haproxy_admin_socket", f"must be an absolute path, got {socket!r}")
 
 
 def validate_dhcp_vlans(inventory, host) -> None:

@@ -126,3 +126,14 @@ def test_default_workers_are_capped_at_eight():
     assert config.default_num_workers(2) == 2
     assert config.default_num_workers(64) == 8
     assert config.default_num_workers(None) == 1
+
+
+def test_bad_haproxy_duration_is_refused(inventory_factory):
+    inv = inventory_factory(host_data={"lb1": {"maas_haproxy_check_inter": "soon"}})
+    assert refusal(inv) == ("host lb1: setting `maas_haproxy_check_inter`: must be an HAProxy "
+                            "duration like 2s or 500ms, got 'soon'")
+
+
+def test_bad_haproxy_maxconn_is_refused(inventory_factory):
+    inv = inventory_factory(host_data={"lb1": {"maas_haproxy_maxconn": 0}})
+    assert "host lb1: setting `maas_haproxy_maxconn`: must be at least 1" in refusal(inv)
