@@ -11,6 +11,7 @@ ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap"}
 
 @pytest.fixture(scope="module")
 def converged(lab):
+    lab.ctl("reset", PG, *REGIONS, *LBS, *RACKS)
     result = lab.deploy(ENV, label="converge-deb-regions-snap-racks")
     assert result.returncode == 0, result.tail()
     return result
