@@ -40,6 +40,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_admin_email": ("admin@localhost", "email of that admin"),
     "maas_cli_profile": ("maas-ha", "name of the `maas` CLI profile logged in on each region"),
     "maas_rack_register_timeout": (90, "seconds to wait for a rack to register before failing"),
+    "maas_region_restart_timeout": (120, "seconds a restarted region may take to answer its API "
+                                    "and be UP in HAProxy before the rolling restart stops"),
     "maas_dhcp_vlans": ([], "DHCP HA: list of {fabric, vid, primary_rack, secondary_rack, "
                         "dynamic_range: {start, end}} (racks by inventory name)"),
     # PostgreSQL
@@ -64,6 +66,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_haproxy_timeout_client": ("90s", "HAProxy client timeout"),
     "maas_haproxy_timeout_server": ("90s", "HAProxy server timeout"),
     "maas_haproxy_admin_socket": ("/run/haproxy/admin.sock", "HAProxy runtime API socket (root only)"),
+    "maas_haproxy_drain_timeout": (30, "seconds a drained region's open sessions may take to "
+                                   "finish before it is restarted anyway"),
 }
 
 SECRET_SETTINGS = ("maas_db_password", "maas_admin_password")

@@ -2,10 +2,11 @@
 
     pyinfra inventories/<env>.py deploy.py
 
-Order: guards (nothing runs if any refuses), PostgreSQL, the primary region, the other
-regions one at a time, HAProxy, racks, DHCP HA. pyinfra interleaves hosts by the position of
-each operation in their own list, so the phases are separated by barriers that every host
-passes together (operations/phases.py).
+Order: guards (nothing runs if any refuses), PostgreSQL, region software, the regions
+configured and restarted one at a time behind HAProxy (deploys/rolling_restart.py), HAProxy,
+racks, DHCP HA. pyinfra interleaves hosts by the position of each operation in their own
+list, so the phases are separated by barriers that every host passes together
+(operations/phases.py).
 """
 
 from pyinfra import host, inventory, state
@@ -14,7 +15,8 @@ from deploys.dhcp_ha import maas_dhcp_ha
 from deploys.haproxy import maas_haproxy
 from deploys.postgres import maas_postgres
 from deploys.rack import maas_rack_controller
-from deploys.region import maas_region_controller
+from deploys.region import maas_region_access, maas_region_software
+from deploys.rolling_restart import rolling_region_restart
 from deploys.topology import get_topology
 from operations.phases import barrier
 
@@ -25,13 +27,14 @@ if host in topology.postgres:
 
 barrier(name="Phase: database ready", phase="database ready")
 
-if topology.is_primary(host):
-    maas_region_controller(topology, primary=True)
+if host in topology.regions:
+    maas_region_software()
 
-barrier(name="Phase: primary region ready", phase="primary region ready")
+if host in topology.regions or host in topology.haproxies:
+    rolling_region_restart(topology)
 
-if host in topology.regions and not topology.is_primary(host):
-    maas_region_controller(topology, primary=False, _serial=True)
+if host in topology.regions:
+    maas_region_access(topology)
 
 barrier(name="Phase: every region ready", phase="every region ready")
 

@@ -7,7 +7,7 @@ from pyinfra.operations import apt, systemd
 
 import config
 from deploys.packages import packages_present
-from operations import haproxy
+from operations import haproxy, maas_rolling
 
 
 def rendered_config(topology) -> str:
@@ -36,3 +36,5 @@ def maas_haproxy(topology):
                  update=not packages_present(["haproxy", "socat"]))
     haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(topology))
     systemd.service(name="HAProxy running", service="haproxy", running=True, enabled=True)
+    maas_rolling.admin_socket_private(name="HAProxy admin socket root-only",
+                                      socket=config.get(host, "maas_haproxy_admin_socket"))

@@ -1,6 +1,11 @@
-"""Region controllers: install, point at the shared database, start, and (on the primary)
-create the admin the deploy uses for the API. The primary goes first; the others follow
-one at a time, because concurrent initialisation races on database migrations."""
+"""Region controllers: install, point at the shared database, (re)start, and (on the primary)
+create the admin the deploy uses for the API.
+
+The software goes on every region at once (installing does not start a region). Configuring
+and restarting happens in ``deploys/rolling_restart.py``, one region at a time and primary
+first: concurrent initialisation races on database migrations, and a region being restarted
+must be out of HAProxy while the others carry the API.
+"""
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -9,72 +14,79 @@ from pyinfra.operations import apt, files, server, snap, systemd
 import config
 from deploys.packages import deb_spec, packages_present
 from facts.maas_config import config_path
-from operations import maas_region
-
-LOCAL_API = "http://localhost:5240/MAAS/"
-
-
-def wait_for_api_command(timeout: int = 120) -> str:
-    """A remote command that waits until the local region answers its API (bounded)."""
-    return (
-        "python3 -c 'import sys,time,urllib.request\n"
-        f"end=time.time()+{timeout}\n"
-        "while time.time()<end:\n"
-        "    try:\n"
-        f"        urllib.request.urlopen(\"{LOCAL_API}api/2.0/version/\",timeout=3); sys.exit(0)\n"
-        "    except Exception: time.sleep(1)\n"
-        f"sys.exit(\"region API on this host did not answer within {timeout}s\")'"
-    )
+from facts.maas_health import LOCAL_API
+from operations import maas_region, maas_rolling
 
 
-@deploy("MAAS region")
-def maas_region_controller(topology, primary: bool):
-    flavour = config.get(host, "maas_flavour")
+def region_settings(topology, region) -> dict:
+    """The ``maas_region.configure`` arguments for one region, from the inventory."""
     pg = topology.postgres[0]
-    database = {
+    return {
+        "flavour": config.get(region, "maas_flavour"),
+        "maas_url": config.maas_url(region.state.inventory, region),
+        "num_workers": topology.workers_of(region),
         "database_host": config.address_of(pg),
         "database_port": config.get(pg, "maas_db_port"),
         "database_name": config.get(pg, "maas_db_name"),
         "database_user": config.get(pg, "maas_db_user"),
-        "database_password": config.get(host, "maas_db_password"),
+        "database_password": config.get(region, "maas_db_password"),
     }
 
-    if flavour == "deb":
+
+@deploy("MAAS region software")
+def maas_region_software():
+    """Install the region software (deb package or snap); nothing is started by this."""
+    if config.get(host, "maas_flavour") == "deb":
         package = deb_spec("maas-region-api", config.get(host, "maas_deb_version"))
         apt.packages(name="Install maas-region-api", packages=[package],
                      update=not packages_present([package]))
     else:
         snap.package(name="Install the maas snap", packages=["maas"], channel=config.snap_channel(host))
 
-    conf = maas_region.configure(
-        name="regiond.conf: database, URL, workers",
-        flavour=flavour,
-        maas_url=config.maas_url(host.state.inventory, host),
-        num_workers=topology.workers_of(host),
-        **database,
-    )
 
+def configure_and_restart(topology, restart: bool, go) -> None:
+    """On the region itself: regiond.conf, and when `restart` a restart that waits for the API.
+
+    `go` is a callable for ``_if``: it says at execution time whether the rolling restart is
+    still on (no participating host failed so far). Called from the rolling restart, inside
+    the region's own turn.
+    """
+    settings = region_settings(topology, host)
+    flavour = settings["flavour"]
+    conf = maas_region.configure(name=f"{host.name}: regiond.conf (database, URL, workers)",
+                                 _if=go, **settings)
     if flavour == "deb":
-        files.file(name="regiond.conf owned root:maas 0640", path=config_path("regiond", "deb"),
-                   user="root", group="maas", mode="640")
-        if primary:
-            server.shell(name="Database migrations (primary only)",
-                         commands=["maas-region dbupgrade"], _if=conf.did_change)
+        files.file(name=f"{host.name}: regiond.conf owned root:maas 0640",
+                   path=config_path("regiond", "deb"), user="root", group="maas", mode="640", _if=go)
+        if topology.is_primary(host):
+            server.shell(name=f"{host.name}: database migrations (primary only)",
+                         commands=["maas-region dbupgrade"], _if=[go, conf.did_change])
         # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
         # which systemd's unit listing does not show, so ask for the real unit.
-        systemd.service(name="Restart bind9 for the region's DNS", service="named",
-                        running=True, restarted=conf.will_change)
-        regiond = systemd.service(name="maas-regiond running", service="maas-regiond",
-                                  running=True, enabled=True, restarted=conf.will_change)
-        started = [conf.did_change, regiond.did_change]
-    else:
-        started = [conf.did_change]
+        systemd.service(name=f"{host.name}: bind9 for the region's DNS", service="named",
+                        running=True, restarted=restart, _if=go)
+        systemd.service(name=f"{host.name}: restart maas-regiond", service="maas-regiond",
+                        running=True, enabled=True, restarted=restart, _if=go)
+    elif restart:
+        # `maas init` / `maas config` restart the snap's services themselves when they change
+        # something; a region that is down with an unchanged config is restarted here.
+        server.shell(name=f"{host.name}: restart the maas snap", commands=["snap restart maas"],
+                     _if=[go, conf.did_not_change])
+    if restart:
+        maas_rolling.wait_for_region_api(
+            name=f"{host.name}: wait for the region API",
+            flavour=flavour,
+            timeout=config.get(host, "maas_region_restart_timeout"),
+            _if=go,
+        )
 
-    server.shell(name="Wait for the region API", commands=[wait_for_api_command()],
-                 _if=lambda: any(check() for check in started))
 
+@deploy("MAAS region access")
+def maas_region_access(topology):
+    """The admin user (primary) and the CLI profile the API facts read through (every region)."""
+    flavour = config.get(host, "maas_flavour")
     username = config.get(host, "maas_admin_username")
-    if primary:
+    if topology.is_primary(host):
         maas_region.admin(
             name=f"MAAS admin {username}",
             flavour=flavour,

@@ -1,0 +1,178 @@
+"""Rolling region restarts behind HAProxy: one region at a time, never the API dark.
+
+For each region in inventory order (the primary first), every region host and every HAProxy
+host walks the same loop, so that pyinfra orders the steps across hosts:
+
+1. HAProxy hosts drain the region (new requests go to the others; open sessions finish),
+2. the region writes its regiond.conf, restarts, and waits until it answers its API,
+3. HAProxy hosts set it ready again and wait until their health check sees it UP,
+
+then the next region. Only regions that need it take part: regiond.conf is about to change,
+or the region does not answer (left down by an earlier run). A region that is not in HAProxy
+yet (first deploy) is simply configured and started.
+
+pyinfra orders operations by the position each has in every host's own list, and gives
+operations called from one line in a ``host.loop`` one node per iteration. The two barriers
+per region (called by every participant from the same lines) make "drained" come before
+"restart" and "restarted" before "ready" across hosts; "ready" comes before the next region's
+drain on the HAProxy hosts' own list.
+
+If any participant fails (a region that does not come back, a drain HAProxy refuses), the
+rollout stops there: the regions after it are not touched and keep their old config, and
+HAProxy keeps serving them. The failing host's error says what went wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gevent.lock import Semaphore
+from pyinfra import host
+from pyinfra.api import deploy
+
+import config
+from deploys.region import configure_and_restart, region_settings
+from deploys.topology import gather
+from facts.haproxy_runtime import HaproxyServers
+from facts.maas import REGION_MODES
+from facts.maas_config import RegiondConf, config_path, secret_digest
+from facts.maas_health import MaasRegionApiVersion
+from operations import maas_rolling
+from operations.phases import barrier
+
+BACKEND = "maas_regions"  # the backend name in operations/templates/haproxy.cfg.j2
+_LOCK = Semaphore()
+
+
+@dataclass
+class RollingPlan:
+    """What this run restarts, decided once from every participant's facts before anything runs."""
+
+    regions: list
+    haproxies: list
+    reasons: dict = field(default_factory=dict)  # region name -> why it restarts (absent: it doesn't)
+    in_haproxy: dict = field(default_factory=dict)  # haproxy name -> {server name: admin state}
+    announced: set = field(default_factory=set)  # (host, region) pairs told the rollout stopped
+
+    @property
+    def participants(self) -> list:
+        return list(dict.fromkeys(self.regions + self.haproxies))
+
+    def restarts(self, region) -> bool:
+        return region.name in self.reasons
+
+    def go(self, region, announce: bool = False):
+        """An ``_if`` callable: True while no participant has failed in this run."""
+
+        def check() -> bool:
+            failed = [h.name for h in self.participants if h in h.state.failed_hosts]
+            if not failed:
+                return True
+            if announce and (host.name, region.name) not in self.announced:
+                self.announced.add((host.name, region.name))
+                host.log_styled(
+                    f"rolling restart stopped after {', '.join(failed)} failed: {region.name} is "
+                    "not restarted and keeps its old config", fg="yellow")
+            return False
+
+        return check
+
+
+def _differs(current, wanted) -> bool:
+    return current is None or str(current) != str(wanted)
+
+
+def restart_reason(settings: dict, conf: dict | None, install: dict | None, answers: bool) -> str | None:
+    """Why a region must restart in this run, or None. Mirrors ``maas_region.configure``'s
+    comparison: a key that differs means configure changes the file (and, on snap, restarts)."""
+    conf = conf or {}
+    current = (conf.get("settings") or {}) if conf.get("exists") else {}
+    wanted = {
+        "database_host": settings["database_host"],
+        "database_name": settings["database_name"],
+        "database_pass": secret_digest(settings["database_password"]),
+        "database_port": settings["database_port"],
+        "database_user": settings["database_user"],
+        "maas_url": settings["maas_url"],
+        "num_workers": settings["num_workers"],
+    }
+    keys = [key for key in sorted(wanted) if _differs(current.get(key), wanted[key])]
+    if settings["flavour"] == "snap" and ((install or {}).get("mode") or "none") not in REGION_MODES:
+        keys.append("snap run mode")
+    if keys:
+        return "regiond.conf: " + ", ".join(keys)
+    if not answers:
+        return "the region API does not answer"
+    return None
+
+
+def _gather_per_host(fact_cls, hosts, kwargs_of) -> dict:
+    """``gather`` for a fact whose arguments differ per host (grouped by arguments)."""
+    groups: dict = {}
+    for one in hosts:
+        groups.setdefault(tuple(sorted(kwargs_of(one).items())), []).append(one)
+    result: dict = {}
+    for kwargs, members in groups.items():
+        result.update(gather(fact_cls, members, **dict(kwargs)))
+    return result
+
+
+def _build(topology) -> RollingPlan:
+    plan = RollingPlan(regions=list(topology.regions), haproxies=list(topology.haproxies))
+    settings = {region.name: region_settings(topology, region) for region in plan.regions}
+    confs = _gather_per_host(RegiondConf, plan.regions,
+                             lambda r: {"path": config_path("regiond", settings[r.name]["flavour"])})
+    answers = gather(MaasRegionApiVersion, plan.regions)
+    for region in plan.regions:
+        reason = restart_reason(settings[region.name], confs.get(region.name),
+                                topology.installs.get(region.name), answers.get(region.name) is not None)
+        if reason:
+            plan.reasons[region.name] = reason
+    servers = _gather_per_host(HaproxyServers, plan.haproxies,
+                               lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
+    for lb in plan.haproxies:
+        backend = (servers.get(lb.name) or {}).get(BACKEND) or {}
+        plan.in_haproxy[lb.name] = {name: state.get("admin_state") for name, state in backend.items()}
+    return plan
+
+
+def get_plan(state, topology) -> RollingPlan:
+    """The run's RollingPlan, computed by the first host that asks and shared by all."""
+    cached = getattr(state, "_maas_ha_rolling_plan", None)
+    if cached is None:
+        with _LOCK:
+            cached = getattr(state, "_maas_ha_rolling_plan", None)
+            if cached is None:
+                cached = _build(topology)
+                state._maas_ha_rolling_plan = cached
+    return cached
+
+
+@deploy("MAAS rolling region restart")
+def rolling_region_restart(topology):
+    """Every region and HAProxy host calls this (from one line): see the module docstring."""
+    plan = get_plan(host.state, topology)
+    is_lb = host in plan.haproxies
+    socket = config.get(host, "maas_haproxy_admin_socket")
+    for region in host.loop(plan.regions):
+        restart = plan.restarts(region)
+        admin_state = plan.in_haproxy.get(host.name, {}).get(region.name) if is_lb else None
+        if is_lb and restart and admin_state is not None:
+            maas_rolling.drain_region(
+                name=f"{region.name}: drain in HAProxy ({plan.reasons[region.name]})",
+                server=region.name, backend=BACKEND, socket=socket,
+                timeout=config.get(host, "maas_haproxy_drain_timeout"),
+                _if=plan.go(region, announce=True),
+            )
+        barrier(name=f"Rolling restart: {region.name} out of rotation",
+                phase=f"{region.name} out of rotation")
+        if host == region:
+            configure_and_restart(topology, restart=restart, go=plan.go(region, announce=True))
+        barrier(name=f"Rolling restart: {region.name} done", phase=f"{region.name} done")
+        if is_lb and admin_state is not None and (restart or admin_state == "drain"):
+            maas_rolling.ready_region(
+                name=f"{region.name}: back into HAProxy",
+                server=region.name, backend=BACKEND, socket=socket,
+                timeout=config.get(host, "maas_region_restart_timeout"),
+                _if=plan.go(region),
+            )

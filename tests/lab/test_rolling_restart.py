@@ -1,0 +1,213 @@
+"""Scenario: zero-downtime changes. A `num_workers` change restarts the regions one at a time
+behind HAProxy while API requests keep flowing through it, and none fails; an HAProxy reload
+drops no request; a region that fails its restart stops the rollout there, the regions after
+it keep their old config and stay in service.
+
+Requests go to the lab's HAProxy only (10.77.0.x), bounded in count and time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+REGIONS, LB, PG = ["region1", "region2"], "lb1", "pg1"
+# No racks: they are not part of a region restart. 3 -> 2 workers keeps PostgreSQL's
+# max_connections (each region stays at the 40-connection minimum), so PostgreSQL is not
+# restarted during the rollout.
+ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACKS": "", "MAAS_HA_NUM_WORKERS": "3"}
+SOCKET = "/run/haproxy/admin.sock"
+BROKEN_DROPIN = "/etc/systemd/system/maas-regiond.service.d/zz-lab-broken-db.conf"
+
+
+class RequestStream:
+    """Steady API requests through HAProxy in background threads, bounded in count and time:
+    anonymous `version/` on a new connection each time, and an authenticated `whoami` on one
+    keep-alive session (it reads the database)."""
+
+    def __init__(self, lab, key: str, max_requests: int = 6000, max_seconds: float = 300,
+                 interval: float = 0.05):
+        self.base = f"http://{lab.address(LB)}/MAAS/"
+        assert self.base.startswith("http://10.77.0."), self.base
+        self.key, self.max_requests, self.max_seconds, self.interval = key, max_requests, max_seconds, interval
+        self.sent = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(kind,), daemon=True)
+                         for kind in ("anonymous", "authenticated")]
+
+    def _one(self, kind: str, client) -> None:
+        if kind == "anonymous":
+            response = requests.get(self.base + "api/2.0/version/", timeout=10,
+                                    headers={"Connection": "close"})
+            if response.status_code != 200:
+                raise RuntimeError(f"HTTP {response.status_code}: {response.text[:100]}")
+        else:
+            assert client.get("users/", op="whoami")["username"] == "admin"
+
+    def _run(self, kind: str) -> None:
+        client = None
+        if kind == "authenticated":
+            from operations.maas_api_client import MaasClient
+            client = MaasClient(self.base, self.key, timeout=10, retries=1)  # no retries
+        started = time.monotonic()
+        while not self._stop.is_set() and time.monotonic() - started < self.max_seconds:
+            with self._lock:
+                if self.sent >= self.max_requests:
+                    return
+                self.sent += 1
+            try:
+                self._one(kind, client)
+            except Exception as error:  # noqa: BLE001 - every failure counts
+                with self._lock:
+                    self.failures.append(f"{time.strftime('%H:%M:%S')} {kind}: {type(error).__name__}: {error}"[:300])
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        for thread in self._threads:
+            thread.start()
+        time.sleep(1)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(1)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def assert_no_failure(self, minimum: int) -> None:
+        assert self.sent >= minimum, f"only {self.sent} requests sent"
+        assert self.failures == [], f"{len(self.failures)} of {self.sent} requests failed: {self.failures[:5]}"
+
+
+def haproxy_status(lab) -> dict[str, str]:
+    """Server -> `show stat` status (UP, DOWN, DRAIN, MAINT, ...) in the regions' backend."""
+    out = lab.ssh(LB, f"echo 'show stat' | socat stdio UNIX-CONNECT:{SOCKET}")
+    rows = [line.split(",") for line in out.splitlines() if line.startswith("maas_regions,")]
+    return {row[1]: row[17] for row in rows if row[1] in REGIONS}
+
+
+def regiond_pid(lab, region: str) -> str:
+    return lab.ssh(region, "systemctl show -p MainPID --value maas-regiond").strip()
+
+
+def num_workers(lab, region: str):
+    return lab.read_yaml(region, "/etc/maas/regiond.conf").get("num_workers")
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def all_up(lab) -> bool:
+    return haproxy_status(lab) == {name: "UP" for name in REGIONS}
+
+
+def op_index(output: str, name: str) -> int:
+    """Position of the first `Starting operation` line whose name contains `name`."""
+    for index, line in enumerate(output.splitlines()):
+        if line.startswith("--> Starting operation:") and name in line:
+            return index
+    raise AssertionError(f"operation {name!r} not in the output")
+
+
+@pytest.fixture(scope="module")
+def converged(lab):
+    lab.ctl("reset", PG, *REGIONS, LB)
+    result = lab.deploy(ENV, label="rolling-converge")
+    assert result.returncode == 0, result.tail()
+    wait_for(lambda: all_up(lab), 30, "both regions UP in HAProxy")
+    return lab.api_key(REGIONS[0])
+
+
+def test_admin_socket_is_root_only(lab, converged):
+    cfg = lab.ssh(LB, "grep -E '^\\s*stats socket' /etc/haproxy/haproxy.cfg")
+    assert f"stats socket {SOCKET} mode 600 level admin" in cfg, cfg
+    # also after the reloads of the first deploy, which inherit the package's first socket
+    assert lab.stat(LB, SOCKET) == "root:root 600"
+
+
+def test_num_workers_change_rolls_one_region_at_a_time(lab, converged):
+    pids = {name: regiond_pid(lab, name) for name in REGIONS}
+    with RequestStream(lab, converged) as stream:
+        result = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "2"}, label="rolling-num-workers")
+    assert result.returncode == 0, result.tail()
+    stream.assert_no_failure(minimum=100)
+
+    for name in REGIONS:
+        assert num_workers(lab, name) == 2, name
+        assert regiond_pid(lab, name) not in ("0", pids[name]), f"{name} was not restarted"
+    assert all_up(lab), haproxy_status(lab)
+
+    # drain -> restart -> API answers -> back in HAProxy, region1 before region2 starts
+    steps = [op_index(result.output, step) for step in (
+        "region1: drain in HAProxy", "region1: regiond.conf (", "region1: restart maas-regiond",
+        "region1: wait for the region API", "region1: back into HAProxy",
+        "region2: drain in HAProxy", "region2: regiond.conf (", "region2: restart maas-regiond",
+        "region2: wait for the region API", "region2: back into HAProxy")]
+    assert steps == sorted(steps), steps
+    assert not result.changed_ops.get(PG), result.changed_ops  # PostgreSQL untouched
+
+    again = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "2"}, label="rolling-second-run")
+    assert again.returncode == 0, again.tail()
+    assert again.changed_hosts == {}, again.changed_ops
+
+
+def test_haproxy_reload_drops_no_request(lab, converged):
+    master = lab.ssh(LB, "systemctl show -p MainPID --value haproxy").strip()
+    with RequestStream(lab, converged, max_seconds=60) as stream:
+        for _ in range(3):
+            lab.ssh(LB, "systemctl reload haproxy")
+            time.sleep(2)
+    stream.assert_no_failure(minimum=50)
+    assert lab.ssh(LB, "systemctl show -p MainPID --value haproxy").strip() == master, "haproxy was restarted"
+
+
+def test_failed_restart_stops_the_rollout(lab, converged):
+    """region1's regiond cannot reach its database once restarted: region2 keeps 2 workers,
+    keeps running and stays UP in HAProxy, and the error names region1 and the reason."""
+    assert [num_workers(lab, name) for name in REGIONS] == [2, 2]
+    region2_pid = regiond_pid(lab, "region2")
+    # The restarted process reads a copy of regiond.conf with a wrong database password; the
+    # deploy's own view of /etc/maas/regiond.conf is unchanged.
+    lab.ssh("region1", "sed 's/^database_pass: .*/database_pass: wrong-password/' /etc/maas/regiond.conf "
+                       "> /etc/maas/regiond-broken.conf && chown root:maas /etc/maas/regiond-broken.conf && "
+                       "chmod 640 /etc/maas/regiond-broken.conf && mkdir -p $(dirname " + BROKEN_DROPIN + ") && "
+                       "printf '[Service]\\nEnvironment=MAAS_REGION_CONFIG=/etc/maas/regiond-broken.conf\\n' > "
+                       + BROKEN_DROPIN + " && systemctl daemon-reload")
+    try:
+        with RequestStream(lab, converged) as stream:
+            result = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "3"}, label="rolling-broken-region1")
+            states_after = haproxy_status(lab)
+        assert result.returncode != 0, result.tail()
+        assert "maas-regiond on region1 failed to start after its restart" in result.output, result.tail(40)
+        assert "Unable to connect to the database" in result.output, result.tail(40)
+        assert "rolling restart stopped after region1 failed: region2 is not restarted" in result.output
+        stream.assert_no_failure(minimum=100)
+
+        assert num_workers(lab, "region1") == 3
+        assert num_workers(lab, "region2") == 2, "region2 got the new config after region1 failed"
+        assert regiond_pid(lab, "region2") == region2_pid, "region2 was restarted"
+        assert states_after["region2"] == "UP", states_after
+        assert states_after["region1"] != "UP", states_after  # drained (and down)
+        assert "region2: drain in HAProxy" not in "\n".join(
+            line for line in result.output.splitlines() if "Success" in line)
+    finally:
+        lab.ssh("region1", f"rm -f {BROKEN_DROPIN} /etc/maas/regiond-broken.conf && systemctl daemon-reload")
+
+    # A re-run finishes the rollout: region1 (back with its repaired unit, or restarted if it
+    # does not answer) is put back into HAProxy, then region2 gets the new config.
+    again = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "3"}, label="rolling-after-fix")
+    assert again.returncode == 0, again.tail()
+    assert [num_workers(lab, name) for name in REGIONS] == [3, 3]
+    wait_for(lambda: all_up(lab), 30, "both regions UP in HAProxy")
+    assert lab.ssh(LB, f"echo 'show servers state maas_regions' | socat stdio UNIX-CONNECT:{SOCKET}"
+                   " | awk 'NR>2 {print $7}'").split() == ["0", "0"]  # admin state: ready
