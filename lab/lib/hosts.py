@@ -173,9 +173,29 @@ def _inject(host, info, all_hosts):
     os.chmod(os.path.join(ssh, "authorized_keys"), 0o600)
 
 
+PROPAGATE_DIR = "/run/systemd/nspawn/propagate"
+
+
+def _clear_stale_propagate_dir(host):
+    """Remove the mount-propagation dir a previous, killed nspawn of this host left behind.
+
+    nspawn removes it on a clean exit; when it finds one at start it refuses to delete it
+    itself unless /run is a tmpfs ("Attempted to remove disk file system ..."), which it is
+    not on every control machine, and the host then fails to boot."""
+    path = os.path.join(PROPAGATE_DIR, machine_name(host))
+    if not os.path.isdir(path):
+        return
+    with open("/proc/self/mounts") as mounts:
+        mounted = [line.split()[1] for line in mounts if line.split()[1].startswith(path)]
+    for point in sorted(mounted, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def start(host, image, all_hosts):
     """Set up the host's network and start its container detached; returns the nspawn PID."""
     info = host_info(host)
+    _clear_stale_propagate_dir(host)
     net.setup_host_net(host, info["address"])
     _inject(host, info, all_hosts)
     os.makedirs(LOG_DIR, exist_ok=True)
@@ -300,6 +320,8 @@ def stop_many(hosts, timeout=20):
             os.remove(_record_path(host))
         except OSError:
             pass
+        if not any(_is_our_nspawn(p, h) for h, p in targets.items() if h == host):
+            _clear_stale_propagate_dir(host)
 
 
 def drop_upper(host):
