@@ -1,0 +1,38 @@
+"""Which regions a run restarts (deploys/rolling_restart.restart_reason)."""
+
+from deploys.rolling_restart import restart_reason
+from facts.maas_config import secret_digest
+
+SETTINGS = {
+    "flavour": "deb", "maas_url": "http://10.77.0.13/MAAS", "num_workers": 4,
+    "database_host": "10.77.0.10", "database_port": 5432, "database_name": "maasdb",
+    "database_user": "maas", "database_password": "s3cret",
+}
+CURRENT = {"exists": True, "settings": {
+    "maas_url": "http://10.77.0.13/MAAS", "num_workers": 4, "database_host": "10.77.0.10",
+    "database_port": 5432, "database_name": "maasdb", "database_user": "maas",
+    "database_pass": secret_digest("s3cret"), "debug_http": True}}
+
+
+def test_converged_and_answering_region_is_left_alone():
+    assert restart_reason(SETTINGS, CURRENT, {}, answers=True) is None
+
+
+def test_changed_setting_restarts_and_says_which():
+    assert restart_reason({**SETTINGS, "num_workers": 2}, CURRENT, {}, answers=True) == \
+        "regiond.conf: num_workers"
+
+
+def test_bare_host_restarts():
+    reason = restart_reason(SETTINGS, {"exists": False}, None, answers=False)
+    assert reason.startswith("regiond.conf: database_host, database_name, database_pass")
+
+
+def test_region_that_does_not_answer_restarts():
+    assert restart_reason(SETTINGS, CURRENT, {}, answers=False) == "the region API does not answer"
+
+
+def test_snap_not_in_region_mode_restarts():
+    snap = {**SETTINGS, "flavour": "snap"}
+    assert restart_reason(snap, CURRENT, {"mode": "rack"}, answers=True) == "regiond.conf: snap run mode"
+    assert restart_reason(snap, CURRENT, {"mode": "region"}, answers=True) is None
