@@ -32,3 +32,12 @@ lab-up:
 
 lab-down:
 	$(LAB) down
+
+# Deploy speed and scale on the lab (bench/README.md): first converge, no-change run and the
+# floor, for each rack count, BENCH_RUNS times on a fresh lab; writes bench/results/latest.*
+# and the README's Benchmark section. Takes the lab lock per run and leaves the lab down.
+BENCH_RACKS ?= 2,30
+BENCH_RUNS ?= 3
+
+bench: install
+	$(PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)
