@@ -53,6 +53,7 @@ class RollingPlan:
     reasons: dict = field(default_factory=dict)  # region name -> why it restarts (absent: it doesn't)
     in_haproxy: dict = field(default_factory=dict)  # haproxy name -> {server name: admin state}
     announced: set = field(default_factory=set)  # (host, region) pairs told the rollout stopped
+    sitting_out: set = field(default_factory=set)  # hosts pyinfra could not reach before the run
 
     @property
     def participants(self) -> list:
@@ -62,10 +63,11 @@ class RollingPlan:
         return region.name in self.reasons
 
     def go(self, region, announce: bool = False):
-        """An ``_if`` callable: True while no participant has failed in this run."""
+        """An ``_if`` callable: True while no participant has failed during this run."""
 
         def check() -> bool:
-            failed = [h.name for h in self.participants if h in h.state.failed_hosts]
+            failed = [h.name for h in self.participants
+                      if h in h.state.failed_hosts and h.name not in self.sitting_out]
             if not failed:
                 return True
             if announce and (host.name, region.name) not in self.announced:
@@ -119,6 +121,9 @@ def _gather_per_host(fact_cls, hosts, kwargs_of) -> dict:
 
 def _build(topology) -> RollingPlan:
     plan = RollingPlan(regions=list(topology.regions), haproxies=list(topology.haproxies))
+    # Hosts that were already out before anything ran (unreachable) sit the run out; only a
+    # failure during the run stops the rollout. The drain refuses when no other region is UP.
+    plan.sitting_out = {h.name for h in plan.participants if h in h.state.failed_hosts}
     settings = {region.name: region_settings(topology, region) for region in plan.regions}
     confs = _gather_per_host(RegiondConf, plan.regions,
                              lambda r: {"path": config_path("regiond", settings[r.name]["flavour"])})
