@@ -329,7 +329,10 @@ def build_debs(outdir, work):
         write(os.path.join(t, "usr/bin/snap"), f.read(), 0o755)
     write(os.path.join(t, "etc/profile.d/apps-bin-path.sh"), PROFILE_D.format(label=LABEL))
     write(os.path.join(t, "DEBIAN/control"), control(
-        "snapd", SNAPD_VERSION, ["python3"], "Daemon and tooling that enable snap packages",
+        # The real maas snap bundles its Python libraries; the stand-in snap runs on the
+        # host's python3, so the stand-in snapd brings the libraries it needs along.
+        "snapd", SNAPD_VERSION, ["python3", "python3-yaml", "python3-psycopg2"],
+        "Daemon and tooling that enable snap packages",
         extra="Provides: snap\n"))
     write(os.path.join(t, "DEBIAN/postinst"), script(SNAPD_POSTINST, "snapd postinst"), 0o755)
     write(os.path.join(t, "DEBIAN/postrm"), script(SNAPD_POSTRM, "snapd postrm"), 0o755)
