@@ -21,11 +21,8 @@ def maas_postgres(topology):
     db_user = config.get(host, "maas_db_user")
     backup = {"backup_dir": config.get(host, "maas_pg_backup_dir"), "backup_databases": (db_name,)}
 
-    apt.packages(
-        name="Install PostgreSQL",
-        packages=["postgresql"],
-        update=not packages_present(["postgresql"]),
-    )
+    if not packages_present(["postgresql"]):  # present: apt.packages would only ask dpkg again
+        apt.packages(name="Install PostgreSQL", packages=["postgresql"], update=True)
     systemd.service(name="PostgreSQL running", service="postgresql", running=True, enabled=True)
     maas_pg.server_settings(
         name="PostgreSQL listen_addresses and max_connections",

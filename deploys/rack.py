@@ -11,10 +11,24 @@ from facts.maas import secret_path
 from operations import maas_rack
 
 
+def has_rack_software(topology, host, flavour) -> bool:
+    """True when the host's MaasInstall (gathered once by the topology) shows exactly what the
+    install step would ensure: the snap on the wanted channel, or the unpinned deb package.
+    Anything else (absent, other channel, a pinned version) goes through pyinfra's operation."""
+    install = topology.installs.get(host.name) or {}
+    if install.get("flavours") != [flavour]:
+        return False
+    if flavour == "snap":
+        return install.get("snap_channel") == config.snap_channel(host)
+    return install.get("mode") in ("rack", "region+rack") and not config.get(host, "maas_deb_version")
+
+
 @deploy("MAAS rack")
 def maas_rack_controller(topology):
     flavour = config.get(host, "maas_flavour")
-    if host not in topology.regions:  # a region+rack host already has its software
+    # a region+rack host already has its software; a rack that already runs the wanted
+    # software (the topology's MaasInstall says so) needs no package query at all
+    if host not in topology.regions and not has_rack_software(topology, host, flavour):
         if flavour == "deb":
             package = deb_spec("maas-rack-controller", config.get(host, "maas_deb_version"))
             apt.packages(name="Install maas-rack-controller", packages=[package],
@@ -24,14 +38,15 @@ def maas_rack_controller(topology):
                          channel=config.snap_channel(host))
 
     primary = topology.primary
-    maas_rack.register(
-        name="Register with the regions",
-        flavour=flavour,
-        region_urls=topology.region_urls,
-        secret_host=primary.name,
-        secret_path=secret_path(config.get(primary, "maas_flavour")),
-        expected_secret_sha256=topology.secret_sha256,
-        wait_seconds=config.get(host, "maas_rack_register_timeout"),
-    )
+    if not topology.registered_here(host):  # already registered: its operation would only say so
+        maas_rack.register(
+            name="Register with the regions",
+            flavour=flavour,
+            region_urls=topology.region_urls,
+            secret_host=primary.name,
+            secret_path=secret_path(config.get(primary, "maas_flavour")),
+            expected_secret_sha256=topology.secret_sha256,
+            wait_seconds=config.get(host, "maas_rack_register_timeout"),
+        )
     maas_rack.region_urls(name="rackd.conf lists every region", flavour=flavour,
                           region_urls=topology.region_urls)

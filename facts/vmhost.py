@@ -23,7 +23,7 @@ _LXD_CHECKS = (
     "[ -x /snap/bin/lxd ]",
     "command -v lxd",
     "[ -d /var/lib/lxd ]",
-    "snap list lxd",
+    "[ -d /snap/lxd ]",  # the snap's mount dir: no snapd round trip
 )
 
 
