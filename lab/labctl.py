@@ -62,8 +62,18 @@ def _boot_all(names, img, all_infos, parallel, timeout):
 
     def one(host):
         t = time.monotonic()
-        pid = H.start(host, img, all_infos)
-        H.wait_ready(host, pid, timeout=timeout)
+        for attempt in (1, 2):
+            pid = H.start(host, img, all_infos)
+            try:
+                H.wait_ready(host, pid, timeout=timeout)
+                break
+            except LabError as exc:
+                # Seen rarely on a loaded machine: nspawn exits at once with no message.
+                # One more boot from the same overlay settles it; a second failure is real.
+                if attempt == 2 or "exited during boot" not in str(exc):
+                    raise
+                log("%s exited during boot; booting it once more" % host)
+                H.stop_many([host])
         return time.monotonic() - t
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
