@@ -21,7 +21,7 @@ GROUP_HAPROXY = "maas_haproxy"
 GROUPS = (GROUP_POSTGRES, GROUP_REGION, GROUP_RACK, GROUP_HAPROXY)
 
 # name: (default, what it is). Keep this table the single source of defaults: the README's
-# settings table is generated from it (``python -m config`` prints it).
+# settings table is generated from it (`python config.py` prints it).
 SETTINGS: dict[str, tuple[Any, str]] = {
     # MAAS itself
     "maas_flavour": ("deb", "how MAAS is installed on this host: `deb` or `snap`"),
@@ -193,6 +193,8 @@ def validate_host(inventory, host) -> None:
     _int_in(host, "maas_haproxy_frontend_port", 1, 65535)
     _int_in(host, "maas_pg_max_connections", 1)
     _int_in(host, "maas_rack_register_timeout", 1)
+    _int_in(host, "maas_region_restart_timeout", 1)
+    _int_in(host, "maas_haproxy_drain_timeout", 0)
     is_region = host in hosts_of(inventory, GROUP_REGION)
     required = {"maas_db_password": is_region or host in hosts_of(inventory, GROUP_POSTGRES),
                 "maas_admin_password": is_region}

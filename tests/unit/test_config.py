@@ -137,3 +137,8 @@ def test_bad_haproxy_duration_is_refused(inventory_factory):
 def test_bad_haproxy_maxconn_is_refused(inventory_factory):
     inv = inventory_factory(host_data={"lb1": {"maas_haproxy_maxconn": 0}})
     assert "host lb1: setting `maas_haproxy_maxconn`: must be at least 1" in refusal(inv)
+
+
+def test_restart_timeout_must_be_positive(inventory_factory):
+    inv = inventory_factory(host_data={"r2": {"maas_region_restart_timeout": 0}})
+    assert "host r2: setting `maas_region_restart_timeout`: must be at least 1" in refusal(inv)
