@@ -15,6 +15,7 @@ import weakref
 from io import StringIO
 
 import gevent
+from gevent.lock import Semaphore
 import yaml
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
@@ -40,6 +41,7 @@ RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
 
 # Secrets read from region hosts, per pyinfra run (state) and (host, path).
 _SECRET_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_SECRET_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _q(value) -> str:
@@ -71,6 +73,16 @@ def read_remote_secret(state, secret_host: str, secret_path: str, use_sudo=False
     key = (secret_host, secret_path)
     if key in cache:
         return cache[key]
+    # Every rack registers at once: the first reads, the others wait for its answer instead of
+    # each opening a channel to the region (sshd refuses sessions past MaxSessions, 10).
+    with _SECRET_LOCKS.setdefault(state, {}).setdefault(key, Semaphore()):
+        if key not in cache:
+            cache[key] = _read_secret(state, secret_host, secret_path, use_sudo)
+    return cache[key]
+
+
+def _read_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> str:
+    """One read of the shared secret from the region host (raises OperationError)."""
     source = state.inventory.get_host(secret_host, default=None)
     if source is None:
         raise OperationError(f"secret host {secret_host} is not in the inventory")
@@ -82,7 +94,6 @@ def read_remote_secret(state, secret_host: str, secret_path: str, use_sudo=False
         raise OperationError(
             f"cannot read the MAAS shared secret from {secret_host}:{secret_path}",
         )
-    cache[key] = value
     return value
 
 
