@@ -261,7 +261,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(n) for n in args.racks.split(",") if n]
 
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     logs = out.parent / "logs"
     logs.mkdir(exist_ok=True)
