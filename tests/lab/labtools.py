@@ -25,6 +25,16 @@ sys.path.insert(0, str(REPO))
 from operations.maas_api_client import MaasClient  # noqa: E402
 
 
+def wait_for(predicate, timeout: float, what: str) -> None:
+    """Poll `predicate` until it holds (bounded), else fail naming what was awaited."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 @dataclass
 class DeployResult:
     returncode: int

@@ -7,6 +7,7 @@ import pytest
 import requests
 
 import ha_checks
+from labtools import wait_for
 
 REGIONS, RACKS, LB = ["region1", "region2"], ["rack1", "rack2"], "lb1"
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "deb"}
@@ -27,15 +28,6 @@ def sessions_per_region(lab) -> dict:
     out = lab.ssh(LB, "echo 'show stat' | socat stdio UNIX-CONNECT:/run/haproxy/admin.sock")
     rows = [line.split(",") for line in out.splitlines() if line.startswith("maas_regions,")]
     return {row[1]: int(row[7]) for row in rows if row[1] in REGIONS}
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

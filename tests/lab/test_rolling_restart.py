@@ -13,6 +13,8 @@ import time
 import pytest
 import requests
 
+from labtools import wait_for
+
 REGIONS, LB, PG = ["region1", "region2"], "lb1", "pg1"
 # No racks: they are not part of a region restart. 3 -> 2 workers keeps PostgreSQL's
 # max_connections (each region stays at the 40-connection minimum), so PostgreSQL is not
@@ -96,15 +98,6 @@ def regiond_pid(lab, region: str) -> str:
 
 def num_workers(lab, region: str):
     return lab.read_yaml(region, "/etc/maas/regiond.conf").get("num_workers")
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def all_up(lab) -> bool:
