@@ -26,13 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gevent.lock import Semaphore
 from pyinfra import host
 from pyinfra.api import deploy
 
 import config
 from deploys.region import configure_and_restart, region_settings
-from deploys.topology import gather
+from deploys.topology import gather, once_per_run
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import REGION_MODES
 from facts.maas_config import RegiondConf, config_path, secret_digest
@@ -41,7 +40,6 @@ from operations import maas_rolling
 from operations.phases import barrier
 
 BACKEND = "maas_regions"  # the backend name in operations/templates/haproxy.cfg.j2
-_LOCK = Semaphore()
 
 
 @dataclass
@@ -143,14 +141,7 @@ def _build(topology) -> RollingPlan:
 
 def get_plan(state, topology) -> RollingPlan:
     """The run's RollingPlan, computed by the first host that asks and shared by all."""
-    cached = getattr(state, "_maas_ha_rolling_plan", None)
-    if cached is None:
-        with _LOCK:
-            cached = getattr(state, "_maas_ha_rolling_plan", None)
-            if cached is None:
-                cached = _build(topology)
-                state._maas_ha_rolling_plan = cached
-    return cached
+    return once_per_run(state, "rolling_plan", lambda: _build(topology))
 
 
 @deploy("MAAS rolling region restart")

@@ -23,7 +23,7 @@ from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, Sett
 from facts.maas import MaasInstall, MaasRegistration
 from facts.vmhost import VmHostSoftware
 
-_LOCK = Semaphore()
+_LOCKS: dict = {}  # one lock per memoised value (see once_per_run)
 
 
 @dataclass
@@ -91,17 +91,24 @@ def gather_many(requests: dict) -> dict:
     return {key: job.value for key, job in jobs.items()}
 
 
-def get_topology(state, inventory) -> Topology:
-    """The run's Topology, computed once (validation, facts, guards) and memoised on the state."""
-    cached = getattr(state, "_maas_ha_topology", None)
+def once_per_run(state, name: str, build):
+    """`build()` computed by the first host's greenlet that asks, memoised on the pyinfra
+    state, and shared with every other host of this run (they wait for it)."""
+    attribute = f"_maas_ha_{name}"
+    cached = getattr(state, attribute, None)
     if cached is not None:
         return cached
-    with _LOCK:
-        cached = getattr(state, "_maas_ha_topology", None)
+    with _LOCKS.setdefault(name, Semaphore()):
+        cached = getattr(state, attribute, None)
         if cached is None:
-            cached = _build(inventory)
-            state._maas_ha_topology = cached
+            cached = build()
+            setattr(state, attribute, cached)
     return cached
+
+
+def get_topology(state, inventory) -> Topology:
+    """The run's Topology, computed once (validation, facts, guards) and shared by all hosts."""
+    return once_per_run(state, "topology", lambda: _build(inventory))
 
 
 def _build(inventory) -> Topology:
