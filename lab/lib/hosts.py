@@ -129,8 +129,9 @@ def running_pid(host):
 
 
 def stray_nspawns():
-    """systemd-nspawn processes carrying one of our machine names and netns paths but no record
-    (a crash between start and record); found by those exact arguments, never by process name."""
+    """systemd-nspawn processes carrying one of our machine names and netns paths, host ->
+    PIDs, recorded or not (a crash between start and record leaves one unrecorded); found by
+    those exact arguments, never by process name."""
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -142,7 +143,7 @@ def stray_nspawns():
         machine = [a for a in args if a.startswith("--machine=mhlab-")]
         nspath = [a for a in args if a.startswith("--network-namespace-path=/run/netns/mhlab-")]
         if machine and nspath:
-            found[machine[0][len("--machine=mhlab-"):]] = int(entry)
+            found.setdefault(machine[0][len("--machine=mhlab-"):], []).append(int(entry))
     return found
 
 
@@ -283,25 +284,22 @@ def stop_many(hosts, timeout=20):
     """Stop containers: SIGTERM (nspawn powers the container off cleanly), then SIGKILL the
     container's init and nspawn if they linger. Only PIDs we recorded (or that carry our
     exact machine name and netns arguments)."""
-    targets = {}
+    # Every nspawn of these machines, recorded or not: a second one left on a host's netns
+    # would keep answering ssh for it after a reset.
     strays = stray_nspawns()
-    for host in hosts:
-        pid = running_pid(host)
-        if pid is None and host in strays:
-            pid = strays[host]
-        if pid is not None:
-            targets[host] = pid
-    for host, pid in targets.items():
+    targets = [(host, pid) for host in hosts
+               for pid in sorted(set(strays.get(host, [])) | {running_pid(host)} - {None})]
+    for host, pid in targets:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
     while targets and time.monotonic() < deadline:
-        targets = {h: p for h, p in targets.items() if _is_our_nspawn(p, h)}
+        targets = [(h, p) for h, p in targets if _is_our_nspawn(p, h)]
         if targets:
             time.sleep(0.2)
-    for host, pid in targets.items():
+    for host, pid in targets:
         log("%s did not power off within %d s; killing its container" % (host, timeout))
         for kid in _children(pid):
             try:
@@ -313,14 +311,14 @@ def stop_many(hosts, timeout=20):
         except ProcessLookupError:
             pass
     end = time.monotonic() + 10
-    while any(_is_our_nspawn(p, h) for h, p in targets.items()) and time.monotonic() < end:
+    while any(_is_our_nspawn(p, h) for h, p in targets) and time.monotonic() < end:
         time.sleep(0.1)
     for host in hosts:
         try:
             os.remove(_record_path(host))
         except OSError:
             pass
-        if not any(_is_our_nspawn(p, h) for h, p in targets.items() if h == host):
+        if not any(_is_our_nspawn(p, h) for h, p in targets if h == host):
             _clear_stale_propagate_dir(host)
 
 
