@@ -83,6 +83,24 @@ def hba_method(server_version_num: int | str) -> str:
     return "scram-sha-256" if major >= 14 else "md5"
 
 
+def _checked_by_postgres(port: int, check_sql: str, restore: list, message: str) -> StringCommand:
+    """Ask the server whether the file just written is sound (``check_sql`` lists problems);
+    if not, run ``restore`` (put the previous file back) and fail with ``message``."""
+    return StringCommand(
+        "problems=$(psql -p",
+        str(port),
+        "-AtX -c",
+        shell_double_quote(check_sql),
+        ') || problems="psql failed";',
+        'if [ -n "$problems" ]; then',
+        *restore,
+        "echo",
+        QuoteString(message),
+        '"$problems" >&2; exit 1; fi',
+        **AS_POSTGRES,
+    )
+
+
 def _server_down(port: int, what: str):
     """A command that fails with a clear message: the server is not there to ask.
 
@@ -404,28 +422,13 @@ def server_settings(
         f"WHERE name IN ({names}) ORDER BY name, seqno DESC) AS last "
         f"WHERE sourcefile <> {sql_literal(dropin)}"
     )
-    yield StringCommand(
-        "problems=$(psql -p",
-        str(port),
-        "-AtX -c",
-        shell_double_quote(check_sql),
-        ') || problems="psql failed";',
-        'if [ -n "$problems" ]; then',
-        "if [ -f",
-        QuoteString(previous),
-        "]; then cat",
-        QuoteString(previous),
-        ">",
-        QuoteString(dropin),
-        "; else rm -f",
-        QuoteString(dropin),
-        "; fi; echo",
-        QuoteString(
-            f"PostgreSQL on {host.name} rejected the maas-ha settings in {dropin} "
-            "(previous version restored):",
-        ),
-        '"$problems" >&2; exit 1; fi',
-        **AS_POSTGRES,
+    yield _checked_by_postgres(
+        port,
+        check_sql,
+        restore=["if [ -f", QuoteString(previous), "]; then cat", QuoteString(previous), ">",
+                 QuoteString(dropin), "; else rm -f", QuoteString(dropin), "; fi;"],
+        message=f"PostgreSQL on {host.name} rejected the maas-ha settings in {dropin} "
+        "(previous version restored):",
     )
 
     if needs_restart:
@@ -570,21 +573,10 @@ def hba_entries(
     check_sql = (
         "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL"
     )
-    yield StringCommand(
-        "problems=$(psql -p",
-        str(port),
-        "-AtX -c",
-        shell_double_quote(check_sql),
-        ') || problems="psql failed";',
-        'if [ -n "$problems" ]; then cat',
-        QuoteString(backup),
-        ">",
-        QuoteString(hba_file),
-        "; echo",
-        QuoteString(
-            f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
-        ),
-        '"$problems" >&2; exit 1; fi',
-        **AS_POSTGRES,
+    yield _checked_by_postgres(
+        port,
+        check_sql,
+        restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
+        message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
     )
     yield StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
