@@ -45,6 +45,10 @@ def test_max_connections_matches_the_budget(lab, converged):
 def test_backup_taken_before_first_pg_change(lab, converged):
     listing = lab.ssh(PG, "ls /var/backups/maas-ha/")
     assert "globals-" in listing, listing
+    # the oldest backup is no newer than the first config file the deploy wrote
+    backup_time = int(lab.ssh(PG, "stat -c %Y /var/backups/maas-ha/globals-* | sort -n | head -n 1"))
+    dropin_time = int(lab.ssh(PG, "stat -c %Y /etc/postgresql/*/main/conf.d/50-maas-ha.conf"))
+    assert backup_time <= dropin_time
 
 
 def test_no_secret_in_the_output(lab, converged):
