@@ -161,7 +161,8 @@ def backup_commands(
     (``pg_dump -Fc``) for each listed database that exists (checked on the host when the
     command runs) and ``globals-<timestamp>.sql`` (roles, with their password verifiers,
     hence the private directory). Not an operation: the settings and pg_hba operations
-    yield from it.
+    yield from it. An existing file of the same name is kept: the first backup of a minute
+    is the one taken before any change in it.
     """
     timestamp = timestamp or files_util.get_timestamp()
     yield StringCommand(
@@ -182,7 +183,9 @@ def backup_commands(
             str(port),
             "-AtX -c",
             shell_double_quote(exists_sql),
-            ')" = 1 ]; then pg_dump -p',
+            ')" = 1 ]; then [ -e',
+            QuoteString(dump),
+            "] || pg_dump -p",
             str(port),
             "-Fc -f",
             QuoteString(dump),
@@ -190,11 +193,12 @@ def backup_commands(
             "; fi",
             **AS_POSTGRES,
         )
+    globals_file = QuoteString(posixpath.join(backup_dir, f"globals-{timestamp}.sql"))
     yield StringCommand(
-        "umask 077; pg_dumpall -p",
+        "umask 077; [ -e", globals_file, "] || pg_dumpall -p",
         str(port),
         "--globals-only >",
-        QuoteString(posixpath.join(backup_dir, f"globals-{timestamp}.sql")),
+        globals_file,
         **AS_POSTGRES,
     )
 
