@@ -62,18 +62,21 @@ def _boot_all(names, img, all_infos, parallel, timeout):
 
     def one(host):
         t = time.monotonic()
-        for attempt in (1, 2):
+        attempts = 4
+        for attempt in range(1, attempts + 1):
             pid = H.start(host, img, all_infos)
             try:
                 H.wait_ready(host, pid, timeout=timeout)
                 break
             except LabError as exc:
-                # Seen rarely on a loaded machine: nspawn exits at once with no message.
-                # One more boot from the same overlay settles it; a second failure is real.
-                if attempt == 2 or "exited during boot" not in str(exc):
+                # Seen on a loaded machine right after the host's previous container stopped:
+                # nspawn exits at once with no message. A later boot from the same overlay
+                # settles it; failing every attempt is real.
+                if attempt == attempts or "exited during boot" not in str(exc):
                     raise
-                log("%s exited during boot; booting it once more" % host)
+                log("%s exited during boot; booting it again (%d/%d)" % (host, attempt + 1, attempts))
                 H.stop_many([host])
+                time.sleep(1.5 * attempt)
         return time.monotonic() - t
 
     with ThreadPoolExecutor(max_workers=parallel) as pool:
