@@ -6,6 +6,7 @@ registers itself as a region controller and serves the API and rack RPC on :5240
 """
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
@@ -15,6 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from . import api, conffile, db, logutil, model, netinfo, paths
 
 log = logging.getLogger("maas.regiond")
+
+IDLE_CONNECTIONS = 8
 
 
 class Region:
@@ -30,6 +33,11 @@ class Region:
         self.node_id = None
         self.local = threading.local()
         self.stopping = threading.Event()
+        # Idle connections shared by the request threads. ThreadingHTTPServer starts a thread
+        # per request, so a per-thread connection would mean a new PostgreSQL session (fork and
+        # password exchange) for every rack heartbeat; MAAS's regiond keeps its connections
+        # (database_conn_max_age), and so does this stand-in.
+        self.idle = queue.LifoQueue(maxsize=IDLE_CONNECTIONS)
 
     def conn(self):
         """A per-thread database connection (reconnecting after failures)."""
@@ -48,12 +56,46 @@ class Region:
                 pass
         self.local.conn = None
 
+    def checkout(self):
+        """A connection for one request: an idle one if there is one, else a new one."""
+        try:
+            conn = self.idle.get_nowait()
+        except queue.Empty:
+            conn = None
+        if conn is None or conn.closed:
+            conn = db.connect(self.conf)
+        return conn
+
+    def checkin(self, conn, broken=False):
+        """Return a request's connection; a broken one is closed with every idle one."""
+        if not broken and not conn.closed:
+            try:
+                conn.rollback()  # never hand on an open transaction
+                self.idle.put_nowait(conn)
+                return
+            except (queue.Full, Exception):
+                pass
+        _close(conn)
+        if broken:  # the database went away: the idle ones are stale too
+            while True:
+                try:
+                    _close(self.idle.get_nowait())
+                except queue.Empty:
+                    break
+
     def heartbeat(self):
         with self.conn().cursor() as cur:
             cur.execute("UPDATE maasserver_node SET region_last_seen = now(), region_eventloop = %s, "
                         "region_port = %s WHERE id = %s", (self.eventloop, paths.http_port(), self.node_id))
             cur.execute("DELETE FROM piston3_nonce WHERE created < now() - interval '1 hour'")
         self.conn().commit()
+
+
+def _close(conn):
+    try:
+        conn.close()
+    except Exception:
+        pass
 
 
 def write_secret_file(secret):
@@ -84,18 +126,21 @@ def make_handler(region):
             req = api.Request(self.command, self.path, self.headers, body, self.client_address[0])
             status, payload, ctype, headers = 500, b"Internal server error", api.TEXT, {}
             for attempt in (1, 2):
+                conn = None
                 try:
-                    conn = region.conn()
+                    conn = region.checkout()
                     if req.path.startswith("/MAAS/rpc/") or req.path == "/MAAS/rpc":
                         status, payload, ctype, headers = api.handle_rpc(region, conn, req)
                     elif req.path.startswith("/MAAS/api/"):
                         status, payload, ctype, headers = api.handle_api(region, conn, req)
                     else:
                         status, payload, ctype = 404, b"Not Found", api.TEXT
+                    region.checkin(conn)
                     break
                 except Exception as e:  # database gone: reconnect once, else 500
                     log.error("Request %s %s failed: %s", self.command, self.path, e)
-                    region.drop_conn()
+                    if conn is not None:
+                        region.checkin(conn, broken=True)
                     status, payload, ctype, headers = 500, str(e).encode(), api.TEXT, {}
             self.send_response(status)
             self.send_header("Content-Type", ctype)
