@@ -31,14 +31,18 @@ def state_path():
     return os.path.join(paths.snap_common(), "pebble", "standin-services.json")
 
 
-def save_state(procs, since):
+def save_state(procs, since, last=None):
+    """Record the services' state for `maas status`; returns it. Written only when it changed."""
     state = {}
     for name in SERVICES:
         proc = procs.get(name)
         active = proc is not None and proc.poll() is None
         state[name] = {"current": "active" if active else "inactive", "since": since.get(name),
                        "pid": proc.pid if active else None}
-    conffile.atomic_write(state_path(), json.dumps(state), mode=0o644)
+    text = json.dumps(state)
+    if text != last:
+        conffile.atomic_write(state_path(), text, mode=0o644)
+    return text
 
 
 def spawn(name):
@@ -56,7 +60,7 @@ def main():
     names = wanted(mode)
     print("maas snap service manager (stand-in): mode %s, services %s" % (mode, ", ".join(names) or "none"),
           flush=True)
-    procs, since, backoff = {}, {}, {}
+    procs, since, backoff, saved = {}, {}, {}, None
     while not stopping:
         for name in names:
             proc = procs.get(name)
@@ -66,7 +70,7 @@ def main():
                 procs[name] = spawn(name)
                 since[name] = datetime.datetime.now(datetime.timezone.utc).isoformat()
                 backoff[name] = time.time() + 5
-        save_state(procs, since)
+        saved = save_state(procs, since, saved)
         time.sleep(1)
     for proc in procs.values():
         if proc.poll() is None:
