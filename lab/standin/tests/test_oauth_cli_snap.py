@@ -135,6 +135,19 @@ def run_snap(root, store, *args):
     return subprocess.run([PYTHON, SNAP, *args], env=env, capture_output=True, text=True)
 
 
+def run_launcher(tmp_path, root, store, *args):
+    """/usr/bin/snap as the stand-in snapd package installs it (its `list NAME` fast path)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("standin_build", os.path.join(os.path.dirname(SRC), "build.py"))
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    launcher = tmp_path / "snap-launcher"
+    launcher.write_text(build.SNAP_LAUNCHER.format(label="test"))
+    launcher.chmod(0o755)
+    env = dict(os.environ, MAAS_ROOT=root, SNAP_STANDIN_STORE=store, MAAS_SYSTEMCTL="true", PYTHONPATH=SRC)
+    return subprocess.run([str(launcher), *args], env=env, capture_output=True, text=True)
+
+
 def test_snap_install_list_info_and_maas_init(tmp_path, database):
     out = tmp_path / "out"
     subprocess.run([PYTHON, os.path.join(os.path.dirname(SRC), "build.py"), str(out)], check=True,
@@ -145,6 +158,9 @@ def test_snap_install_list_info_and_maas_init(tmp_path, database):
     assert (r.returncode, r.stderr) == (1, "error: no matching snaps installed\n")
     r = run_snap(root, store, "install", "maas", "--channel=3.5/stable")
     assert r.stdout == "maas (3.5/stable) 3.5.13-16524-g.5f3c2e1a7 from Canonical** installed\n", r.stderr
+    fast = run_launcher(tmp_path, root, store, "list", "maas")
+    assert (fast.returncode, fast.stdout) == (0, run_snap(root, store, "list", "maas").stdout)
+    assert fast.stdout.startswith("Name ")
     listing = run_snap(root, store, "list").stdout.splitlines()
     assert listing[0].split() == ["Name", "Version", "Rev", "Tracking", "Publisher", "Notes"]
     assert listing[1].split() == ["maas", "3.5.13-16524-g.5f3c2e1a7", "40114", "3.5/stable", "canonical**", "-"]
@@ -192,3 +208,5 @@ def test_snap_install_list_info_and_maas_init(tmp_path, database):
     assert os.path.exists(root + "/etc/systemd/system/snap.maas.supervisor.service")
     assert run_snap(root, store, "remove", "maas", "--purge").stdout == "maas removed\n"
     assert not os.path.exists(root + "/snap/maas")
+    gone = run_launcher(tmp_path, root, store, "list", "maas")  # no listing: the Python stand-in answers
+    assert (gone.returncode, gone.stderr) == (1, "error: no matching snaps installed\n")
