@@ -1,0 +1,79 @@
+"""Several of this package's facts from one host in a single command.
+
+Each fact stays small and tested on its own; this only joins their commands, so a host
+answers the run's opening round in one round trip instead of one per fact (with thirty
+racks, the ssh sessions and shells were most of that round's cost). The parts run side by
+side in subshells on the host; each part's lines, printed after a marker line, go to its
+own fact's ``process``.
+"""
+
+from __future__ import annotations
+
+from pyinfra.api import FactBase
+
+from facts.haproxy_runtime import HaproxyServers
+from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration
+from facts.maas_api import MaasCliProfiles
+from facts.maas_config import RackdConf, RegiondConf
+from facts.maas_health import MaasRegionApiVersion
+from facts.vmhost import VmHostSoftware
+
+# The facts a batch may hold, by name: plain commands without ``requires_command``.
+BATCHABLE = {cls.__name__: cls for cls in (
+    HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRegionApiVersion,
+    MaasRegistration, RackdConf, RegiondConf, VmHostSoftware,
+)}
+
+_MARK = "##maas-ha-fact"
+
+
+def _parts(facts):
+    """``facts`` as [(name, kwargs)], refusing names that are not batchable."""
+    parts = []
+    for name, kwargs in facts:
+        if name not in BATCHABLE:
+            raise ValueError(f"fact {name!r} cannot be batched (batchable: {', '.join(sorted(BATCHABLE))})")
+        parts.append((name, dict(kwargs or {})))
+    return parts
+
+
+class FactBatch(FactBase):
+    """
+    Several facts of one host: ``facts`` is a list of ``[fact name, kwargs]`` (names from
+    ``BATCHABLE``); the value is ``{fact name: value}``. A part whose command fails, or
+    prints nothing, has its fact's default value, as pyinfra gives it.
+
+    .. code:: python
+
+        {"MaasInstall": {...}, "VmHostSoftware": [], "MaasRegistration": None}
+    """
+
+    default = dict
+
+    def command(self, facts) -> str:
+        # The parts run side by side on the host (a region's API and CLI checks each take a
+        # while), each into its own file; then every part is printed after its marker.
+        parts = _parts(facts)
+        run, show = [], []
+        for index, (name, kwargs) in enumerate(parts):
+            command = BATCHABLE[name]().command(**kwargs)
+            run.append(f'{{ ( {command} ) >"$d/{index}"; echo $? >"$d/{index}.rc"; }} &')
+            show.append(f"echo '{_MARK} {index} {name}'; cat \"$d/{index}\"; "
+                        f"echo \"{_MARK}-status $(cat \"$d/{index}.rc\")\"")
+        return " ".join(["d=$(mktemp -d) || exit 1;", *run, "wait;", "; ".join(show) + ';',
+                         'rm -rf "$d"'])
+
+    def process(self, output):
+        sections: list = []  # [name, lines, status]
+        for line in output:
+            if line.startswith(_MARK + "-status ") and sections:
+                sections[-1][2] = line.split()[-1]
+            elif line.startswith(_MARK + " "):
+                sections.append([line.split()[-1], [], None])
+            elif sections:
+                sections[-1][1].append(line)
+        result = {}
+        for name, lines, status in sections:
+            fact = BATCHABLE[name]()
+            result[name] = fact.process(lines) if status == "0" and lines else fact.default()
+        return result
