@@ -5,7 +5,7 @@
 Order: guards (nothing runs if any refuses), PostgreSQL, region software, the regions
 configured and restarted one at a time behind HAProxy (deploys/rolling_restart.py), HAProxy,
 racks, DHCP HA. pyinfra interleaves hosts by the position of each operation in their own
-list, so the phases are separated by barriers that every host passes together
+list, so the phases are separated by barriers that the hosts concerned pass together
 (operations/phases.py).
 """
 
@@ -16,7 +16,7 @@ from deploys.haproxy import maas_haproxy
 from deploys.postgres import maas_postgres
 from deploys.rack import maas_rack_controller
 from deploys.region import maas_region_access, maas_region_software
-from deploys.rolling_restart import rolling_region_restart
+from deploys.rolling_restart import get_plan, rolling_region_restart
 from deploys.topology import get_topology
 from operations.phases import barrier
 
@@ -25,16 +25,17 @@ topology = get_topology(state, inventory)
 if host in topology.postgres:
     maas_postgres(topology)
 
-barrier(name="Phase: database ready", phase="database ready")
+if host not in topology.racks or host in topology.regions:  # racks wait for the regions below
+    barrier(name="Phase: database ready", phase="database ready")
 
 if host in topology.regions:
-    maas_region_software()
+    maas_region_software(topology)
 
 if host in topology.regions or host in topology.haproxies:
     rolling_region_restart(topology)
 
 if host in topology.regions:
-    maas_region_access(topology)
+    maas_region_access(topology, regions_settled=not get_plan(state, topology).reasons)
 
 barrier(name="Phase: every region ready", phase="every region ready")
 

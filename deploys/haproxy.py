@@ -32,8 +32,9 @@ def rendered_config(topology) -> str:
 
 @deploy("MAAS HAProxy")
 def maas_haproxy(topology):
-    apt.packages(name="Install HAProxy", packages=["haproxy", "socat"],
-                 update=not packages_present(["haproxy", "socat"]))
+    # present: apt.packages would only ask dpkg again
+    if not packages_present(["haproxy", "socat"], topology.deb_packages.get(host.name)):
+        apt.packages(name="Install HAProxy", packages=["haproxy", "socat"], update=True)
     haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(topology))
     systemd.service(name="HAProxy running", service="haproxy", running=True, enabled=True)
     maas_rolling.admin_socket_private(name="HAProxy admin socket root-only",

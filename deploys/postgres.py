@@ -8,10 +8,8 @@ from pyinfra.operations import apt, postgres, systemd
 import config
 from deploys.packages import packages_present
 from operations import maas_pg
+from operations.maas_pg import AS_POSTGRES  # pyinfra's postgres operations run as postgres
 
-# pyinfra's own postgres operations talk to the server as the postgres user; ours switch
-# user themselves where they need to (file edits and restarts need root).
-AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
 
 
 @deploy("MAAS PostgreSQL")
@@ -21,7 +19,8 @@ def maas_postgres(topology):
     db_user = config.get(host, "maas_db_user")
     backup = {"backup_dir": config.get(host, "maas_pg_backup_dir"), "backup_databases": (db_name,)}
 
-    if not packages_present(["postgresql"]):  # present: apt.packages would only ask dpkg again
+    # present: apt.packages would only ask dpkg again
+    if not packages_present(["postgresql"], topology.deb_packages.get(host.name)):
         apt.packages(name="Install PostgreSQL", packages=["postgresql"], update=True)
     systemd.service(name="PostgreSQL running", service="postgresql", running=True, enabled=True)
     maas_pg.server_settings(

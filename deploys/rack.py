@@ -6,21 +6,9 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, snap
 
 import config
-from deploys.packages import deb_spec, packages_present
-from facts.maas import secret_path
+from deploys.packages import deb_spec, maas_software_present, packages_present
+from facts.maas import RACK_MODES, secret_path
 from operations import maas_rack
-
-
-def has_rack_software(topology, host, flavour) -> bool:
-    """True when the host's MaasInstall (gathered once by the topology) shows exactly what the
-    install step would ensure: the snap on the wanted channel, or the unpinned deb package.
-    Anything else (absent, other channel, a pinned version) goes through pyinfra's operation."""
-    install = topology.installs.get(host.name) or {}
-    if install.get("flavours") != [flavour]:
-        return False
-    if flavour == "snap":
-        return install.get("snap_channel") == config.snap_channel(host)
-    return install.get("mode") in ("rack", "region+rack") and not config.get(host, "maas_deb_version")
 
 
 @deploy("MAAS rack")
@@ -28,7 +16,7 @@ def maas_rack_controller(topology):
     flavour = config.get(host, "maas_flavour")
     # a region+rack host already has its software; a rack that already runs the wanted
     # software (the topology's MaasInstall says so) needs no package query at all
-    if host not in topology.regions and not has_rack_software(topology, host, flavour):
+    if host not in topology.regions and not maas_software_present(topology, host, flavour, RACK_MODES):
         if flavour == "deb":
             package = deb_spec("maas-rack-controller", config.get(host, "maas_deb_version"))
             apt.packages(name="Install maas-rack-controller", packages=[package],

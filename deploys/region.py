@@ -12,10 +12,12 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, snap, systemd
 
 import config
-from deploys.packages import deb_spec, packages_present
+from deploys.packages import deb_spec, maas_software_present, packages_present
+from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from operations import maas_region, maas_rolling
+from operations.maas_api_client import api_root
 
 
 def region_settings(topology, region) -> dict:
@@ -34,9 +36,13 @@ def region_settings(topology, region) -> dict:
 
 
 @deploy("MAAS region software")
-def maas_region_software():
-    """Install the region software (deb package or snap); nothing is started by this."""
-    if config.get(host, "maas_flavour") == "deb":
+def maas_region_software(topology):
+    """Install the region software (deb package or snap); nothing is started by this.
+    Left out when the topology's MaasInstall already shows it (see maas_software_present)."""
+    flavour = config.get(host, "maas_flavour")
+    if maas_software_present(topology, host, flavour, REGION_MODES):
+        return
+    if flavour == "deb":
         package = deb_spec("maas-region-api", config.get(host, "maas_deb_version"))
         apt.packages(name="Install maas-region-api", packages=[package],
                      update=not packages_present([package]))
@@ -44,37 +50,39 @@ def maas_region_software():
         snap.package(name="Install the maas snap", packages=["maas"], channel=config.snap_channel(host))
 
 
-def configure_and_restart(topology, restart: bool, go) -> None:
+def configure_and_restart(topology, restart: bool, go, label: str | None = None) -> None:
     """On the region itself: regiond.conf, and when `restart` a restart that waits for the API.
 
     `go` is a callable for ``_if``: it says at execution time whether the rolling restart is
     still on (no participating host failed so far). Called from the rolling restart, inside
-    the region's own turn.
+    the region's own turn. `label` starts each step's name (default: the host's name, as a
+    region's turn is its own; "" when every region checks at once).
     """
+    label = f"{host.name}: " if label is None else label
     settings = region_settings(topology, host)
     flavour = settings["flavour"]
-    conf = maas_region.configure(name=f"{host.name}: regiond.conf (database, URL, workers)",
+    conf = maas_region.configure(name=f"{label}regiond.conf (database, URL, workers)",
                                  _if=go, **settings)
     if flavour == "deb":
-        files.file(name=f"{host.name}: regiond.conf owned root:maas 0640",
+        files.file(name=f"{label}regiond.conf owned root:maas 0640",
                    path=config_path("regiond", "deb"), user="root", group="maas", mode="640", _if=go)
         if topology.is_primary(host):
-            server.shell(name=f"{host.name}: database migrations (primary only)",
+            server.shell(name=f"{label}database migrations (primary only)",
                          commands=["maas-region dbupgrade"], _if=[go, conf.did_change])
         # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
         # which systemd's unit listing does not show, so ask for the real unit.
-        systemd.service(name=f"{host.name}: bind9 for the region's DNS", service="named",
+        systemd.service(name=f"{label}bind9 for the region's DNS", service="named",
                         running=True, restarted=restart, _if=go)
-        systemd.service(name=f"{host.name}: restart maas-regiond", service="maas-regiond",
-                        running=True, enabled=True, restarted=restart, _if=go)
+        systemd.service(name=f"{label}{'restart' if restart else 'running'} maas-regiond",
+                        service="maas-regiond", running=True, enabled=True, restarted=restart, _if=go)
     elif restart:
         # `maas init` / `maas config` restart the snap's services themselves when they change
         # something; a region that is down with an unchanged config is restarted here.
-        server.shell(name=f"{host.name}: restart the maas snap", commands=["snap restart maas"],
+        server.shell(name=f"{label}restart the maas snap", commands=["snap restart maas"],
                      _if=[go, conf.did_not_change])
     if restart:
         maas_rolling.wait_for_region_api(
-            name=f"{host.name}: wait for the region API",
+            name=f"{label}wait for the region API",
             flavour=flavour,
             timeout=config.get(host, "maas_region_restart_timeout"),
             _if=go,
@@ -82,11 +90,18 @@ def configure_and_restart(topology, restart: bool, go) -> None:
 
 
 @deploy("MAAS region access")
-def maas_region_access(topology):
-    """The admin user (primary) and the CLI profile the API facts read through (every region)."""
+def maas_region_access(topology, regions_settled: bool):
+    """The admin user (primary) and the CLI profile the API facts read through (every region).
+
+    Each step is left out when the topology's round already showed it done, as its operation
+    would only say so: the CLI profile is local to the host, and the admin user lives in the
+    database, so it counts only when `regions_settled` (no region's regiond.conf changes in
+    this run, hence the regions keep their database)."""
     flavour = config.get(host, "maas_flavour")
     username = config.get(host, "maas_admin_username")
-    if topology.is_primary(host):
+    profile = config.get(host, "maas_cli_profile")
+    admin_known = regions_settled and topology.admin_users.get(host.name) is True
+    if topology.is_primary(host) and not admin_known:
         maas_region.admin(
             name=f"MAAS admin {username}",
             flavour=flavour,
@@ -94,10 +109,11 @@ def maas_region_access(topology):
             password=config.get(host, "maas_admin_password"),
             email=config.get(host, "maas_admin_email"),
         )
-    maas_region.cli_profile(
-        name="maas CLI profile for queries",
-        flavour=flavour,
-        profile=config.get(host, "maas_cli_profile"),
-        url=LOCAL_API,
-        username=username,
-    )
+    if (topology.cli_profiles.get(host.name) or {}).get(profile) != api_root(LOCAL_API):
+        maas_region.cli_profile(
+            name="maas CLI profile for queries",
+            flavour=flavour,
+            profile=profile,
+            url=LOCAL_API,
+            username=username,
+        )

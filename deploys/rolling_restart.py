@@ -9,7 +9,8 @@ host walks the same loop, so that pyinfra orders the steps across hosts:
 
 then the next region. Only regions that need it take part: regiond.conf is about to change,
 or the region does not answer (left down by an earlier run). A region that is not in HAProxy
-yet (first deploy) is simply configured and started.
+yet (first deploy) is simply configured and started. When no region needs a restart, there is
+no loop: every region checks its config side by side.
 
 pyinfra orders operations by the position each has in every host's own list, and gives
 operations called from one line in a ``host.loop`` one node per iteration. The two barriers
@@ -31,11 +32,9 @@ from pyinfra.api import deploy
 
 import config
 from deploys.region import configure_and_restart, region_settings
-from deploys.topology import gather, once_per_run
-from facts.haproxy_runtime import HaproxyServers
+from deploys.topology import once_per_run
 from facts.maas import REGION_MODES
-from facts.maas_config import RegiondConf, config_path, secret_digest
-from facts.maas_health import MaasRegionApiVersion
+from facts.maas_config import secret_digest
 from operations import maas_rolling
 from operations.phases import barrier
 
@@ -106,33 +105,19 @@ def restart_reason(settings: dict, conf: dict | None, install: dict | None, answ
     return None
 
 
-def _gather_per_host(fact_cls, hosts, kwargs_of) -> dict:
-    """``gather`` for a fact whose arguments differ per host (grouped by arguments)."""
-    groups: dict = {}
-    for one in hosts:
-        groups.setdefault(tuple(sorted(kwargs_of(one).items())), []).append(one)
-    result: dict = {}
-    for kwargs, members in groups.items():
-        result.update(gather(fact_cls, members, **dict(kwargs)))
-    return result
-
-
 def _build(topology) -> RollingPlan:
     plan = RollingPlan(regions=list(topology.regions), haproxies=list(topology.haproxies))
     # Hosts that were already out before anything ran (unreachable) sit the run out; only a
     # failure during the run stops the rollout. The drain refuses when no other region is UP.
     plan.sitting_out = {h.name for h in plan.participants if h in h.state.failed_hosts}
     settings = {region.name: region_settings(topology, region) for region in plan.regions}
-    confs = _gather_per_host(RegiondConf, plan.regions,
-                             lambda r: {"path": config_path("regiond", settings[r.name]["flavour"])})
-    answers = gather(MaasRegionApiVersion, plan.regions)
+    # regiond.conf, the API and HAProxy's servers, as read in the topology's round
+    confs, answers, servers = topology.region_confs, topology.region_answers, topology.haproxy_servers
     for region in plan.regions:
         reason = restart_reason(settings[region.name], confs.get(region.name),
                                 topology.installs.get(region.name), answers.get(region.name) is not None)
         if reason:
             plan.reasons[region.name] = reason
-    servers = _gather_per_host(HaproxyServers, plan.haproxies,
-                               lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
     for lb in plan.haproxies:
         backend = (servers.get(lb.name) or {}).get(BACKEND) or {}
         plan.in_haproxy[lb.name] = {name: state.get("admin_state") for name, state in backend.items()}
@@ -148,6 +133,12 @@ def get_plan(state, topology) -> RollingPlan:
 def rolling_region_restart(topology):
     """Every region and HAProxy host calls this (from one line): see the module docstring."""
     plan = get_plan(host.state, topology)
+    if not plan.reasons:
+        # Nothing restarts: nothing to drain or to order across hosts. Every region checks
+        # its config at the same time instead of waiting for the one before it.
+        if host in plan.regions:
+            configure_and_restart(topology, restart=False, go=plan.go(host, announce=True), label="")
+        return
     is_lb = host in plan.haproxies
     socket = config.get(host, "maas_haproxy_admin_socket")
     for region in host.loop(plan.regions):

@@ -15,13 +15,22 @@ from dataclasses import dataclass, field
 import gevent
 from gevent.lock import Semaphore
 from pyinfra.context import ctx_config, ctx_host
+from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Cpus
 from pyinfra.facts.server import Hostname
 
 import config
 from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
-from facts.maas import MaasInstall, MaasRegistration
+from facts.batch import BATCHABLE, FactBatch
+from facts.haproxy_runtime import HaproxyServers
+from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration, api_cli
+from facts.maas_api import MaasCliProfiles
+from facts.maas_config import RackdConf, RegiondConf, config_path
+from facts.memo import remember
+from facts.maas_health import MaasRegionApiVersion
+from facts.pg_cluster import PostgresSettings
 from facts.vmhost import VmHostSoftware
+from operations.maas_pg import AS_POSTGRES
 
 _LOCKS: dict = {}  # one lock per memoised value (see once_per_run)
 
@@ -41,6 +50,14 @@ class Topology:
     secret_sha256: str | None = None
     registrations: dict = field(default_factory=dict)
     rack_hostnames: dict = field(default_factory=dict)
+    # Read in the same round for the later steps (deploys/rolling_restart.py, region.py), so
+    # that they do not each wait for a round of their own: {host name: fact value}.
+    region_confs: dict = field(default_factory=dict)
+    region_answers: dict = field(default_factory=dict)
+    haproxy_servers: dict = field(default_factory=dict)
+    admin_users: dict = field(default_factory=dict)
+    cli_profiles: dict = field(default_factory=dict)
+    deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
 
     @property
     def primary(self):
@@ -64,8 +81,9 @@ class Topology:
                     and registration.get("secret_sha256") == self.secret_sha256)
 
 
-def gather(fact_cls, hosts, **kwargs) -> dict:
+def gather(fact_cls, hosts, kwargs_of=None, **kwargs) -> dict:
     """One fact from many hosts, in parallel (each greenlet with its own host context).
+    `kwargs_of(host)`, when given, is the fact's arguments for that host.
 
     Hosts pyinfra could not connect to answer None: they sit this run out, and the guards
     treat what they would have said as unknown."""
@@ -74,7 +92,7 @@ def gather(fact_cls, hosts, **kwargs) -> dict:
         if host in host.state.failed_hosts:
             return None
         with ctx_config.use(host.state.config.copy()), ctx_host.use(host):
-            return host.get_fact(fact_cls, **kwargs)
+            return host.get_fact(fact_cls, **(kwargs_of(host) if kwargs_of else kwargs))
 
     jobs = {host.name: gevent.spawn(one, host) for host in hosts}
     gevent.joinall(list(jobs.values()), raise_error=True)
@@ -82,11 +100,12 @@ def gather(fact_cls, hosts, **kwargs) -> dict:
 
 
 def gather_many(requests: dict) -> dict:
-    """Several ``gather`` calls at once: {key: (fact class, hosts)} -> {key: {host name: value}}.
+    """Several ``gather`` calls at once: {key: (fact class, hosts[, kwargs_of])} ->
+    {key: {host name: value}}.
 
-    One round trip per host instead of one per fact: the run's planning waits for the
-    slowest host once, not once per fact."""
-    jobs = {key: gevent.spawn(gather, fact_cls, hosts) for key, (fact_cls, hosts) in requests.items()}
+    All facts of all hosts are asked at the same time: the run's planning waits for the
+    slowest answer once, not once per fact."""
+    jobs = {key: gevent.spawn(gather, *request) for key, request in requests.items()}
     gevent.joinall(list(jobs.values()), raise_error=True)
     return {key: job.value for key, job in jobs.items()}
 
@@ -123,16 +142,10 @@ def _build(inventory) -> Topology:
     dhcp_racks = {vlan[key] for vlan in config.get(topo.primary, "maas_dhcp_vlans")
                   for key in ("primary_rack", "secondary_rack")}
     racks_by_name = {rack.name: rack for rack in topo.racks}
-    # Every fact the guards and sizes need, in one parallel round instead of one round per
-    # fact; a region whose worker count the inventory sets needs no CPU count.
-    facts = gather_many({
-        "installs": (MaasInstall, maas_hosts),
-        "vm_software": (VmHostSoftware, topo.racks),
-        "registrations": (MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks))
-                          if topo.racks else []),
-        "cpus": (Cpus, [region for region in topo.regions if not config.get(region, "maas_num_workers")]),
-        "rack_hostnames": (Hostname, [racks_by_name[name] for name in sorted(dhcp_racks)]),
-    })
+    facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
+    for name in ("region_confs", "region_answers", "haproxy_servers", "admin_users", "cli_profiles",
+                 "deb_packages"):
+        setattr(topo, name, facts[name])
     topo.installs = facts["installs"]
     _check_installs(topo)
     _check_racks(topo, facts["vm_software"], facts["registrations"])
@@ -148,6 +161,59 @@ def _build(inventory) -> Topology:
     _size_connections(topo)
     topo.rack_hostnames = facts["rack_hostnames"]
     return topo
+
+
+def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
+    """Every fact the guards, the sizes and the rolling plan need: {key: {host name: value}}.
+
+    One parallel round, and one command per host (``FactBatch``) rather than one per fact; a
+    region whose worker count the inventory sets needs no CPU count. A host pyinfra could
+    not reach answers None for each of its facts."""
+    asks: dict = {}  # host -> {key: (fact name, kwargs)}
+
+    def ask(key, fact_cls, hosts, kwargs_of=lambda _host: {}):
+        for one in hosts:
+            asks.setdefault(one, {})[key] = (fact_cls.__name__, kwargs_of(one))
+
+    ask("installs", MaasInstall, maas_hosts)
+    ask("vm_software", VmHostSoftware, topo.racks)
+    ask("registrations", MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks)) if topo.racks else [])
+    ask("region_confs", RegiondConf, topo.regions,
+        lambda r: {"path": config_path("regiond", config.get(r, "maas_flavour"))})
+    ask("region_answers", MaasRegionApiVersion, topo.regions)
+    ask("cli_profiles", MaasCliProfiles, topo.regions, lambda r: {"maas_cli": api_cli(config.get(r, "maas_flavour"))})
+    ask("admin_users", MaasAdminUser, [topo.primary],
+        lambda r: {"username": config.get(r, "maas_admin_username"), "flavour": config.get(r, "maas_flavour")})
+    ask("haproxy_servers", HaproxyServers, topo.haproxies,
+        lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
+    ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", config.get(r, "maas_flavour"))})
+
+    answers = gather_many({
+        "batch": (FactBatch, list(asks), lambda one: {"facts": [[name, kwargs] for name, kwargs in asks[one].values()]}),
+        "cpus": (Cpus, [region for region in topo.regions if not config.get(region, "maas_num_workers")]),
+        "rack_hostnames": (Hostname, dhcp_racks),
+        "deb_packages": (DebPackages, list(dict.fromkeys(topo.postgres + topo.haproxies))),
+        "pg_settings": (PostgresSettings, topo.postgres, _pg_settings_args),
+    })
+    for pg in topo.postgres:  # the PostgreSQL operations read this again (facts/memo.py)
+        if answers["pg_settings"][pg.name] is not None:
+            remember(pg, PostgresSettings, answers["pg_settings"][pg.name], **_pg_settings_args(pg))
+    facts: dict = {key: answers[key] for key in ("cpus", "rack_hostnames", "deb_packages")}
+    for key in ("installs", "vm_software", "registrations", "region_confs", "region_answers",
+                "cli_profiles", "admin_users", "haproxy_servers", "rack_confs"):
+        facts[key] = {}
+    for one, wanted in asks.items():
+        batch = answers["batch"][one.name]
+        for key, (name, kwargs) in wanted.items():
+            facts[key][one.name] = None if batch is None else batch.get(name)
+            if batch is not None:  # operations that read it again get this answer (facts/memo.py)
+                remember(one, BATCHABLE[name], batch.get(name), **kwargs)
+    return facts
+
+
+def _pg_settings_args(pg) -> dict:
+    """PostgresSettings' arguments as the PostgreSQL operations pass them."""
+    return {"port": config.get(pg, "maas_db_port"), **AS_POSTGRES}
 
 
 def _check_installs(topo: Topology) -> None:

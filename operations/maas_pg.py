@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-import weakref
 from io import StringIO
 
 from pyinfra import host
@@ -33,6 +32,7 @@ from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.facts.postgres import make_execute_psql_command
 from pyinfra.operations.util import files as files_util
 
+from facts.memo import recall
 from facts.pg_cluster import (
     HBA_HOST_TYPES,
     PgHbaEntries,
@@ -117,36 +117,11 @@ def _server_down(port: int, what: str):
     )
 
 
-# Live settings read while executing, per run (state) and (host, port), with the number of
-# operations that had run commands on the host when they were read.
-_LIVE_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _changes_so_far(target) -> int | None:
-    """Completed operations that ran commands on `target` in this run; None outside execution."""
-    state = getattr(target, "state", None)
-    if not getattr(state, "is_executing", False) or not isinstance(getattr(state, "ops", None), dict):
-        return None
-    return sum(
-        1 for op_data in state.ops.get(target, {}).values()
-        if op_data.operation_meta.is_complete() and op_data.operation_meta.executed
-    )
-
-
 def _live_settings(port: int):
     """The server's live settings. Three operations need them in a row (settings, role,
-    pg_hba); while executing, a value is reused until any operation runs a command on the
-    host, so a no-change run asks the server once instead of three times."""
-    mark = _changes_so_far(host)
-    if mark is None:
-        return host.get_fact(PostgresSettings, port=port, **AS_POSTGRES) or {}
-    cache = _LIVE_CACHE.setdefault(host.state, {})
-    key = (host.name, int(port))
-    if key in cache and cache[key][0] == mark:
-        return cache[key][1]
-    value = host.get_fact(PostgresSettings, port=port, **AS_POSTGRES) or {}
-    cache[key] = (mark, value)
-    return value
+    pg_hba), and the run's opening round read them already: while nothing has run on the
+    host since, that answer is reused (facts/memo.py)."""
+    return recall(host, PostgresSettings, port=port, **AS_POSTGRES) or {}
 
 
 def backup_commands(

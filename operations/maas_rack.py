@@ -31,6 +31,7 @@ from facts.maas import (
     secret_path as maas_secret_path,
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
+from facts.memo import recall
 from operations.maas_api_client import MaasApiError, MaasClient
 from operations.maas_region import check_flavour, fact_data
 
@@ -236,7 +237,7 @@ def region_urls(flavour, region_urls):
         raise OperationValueError(f"{host.name}: region_urls is empty")
 
     path = maas_config_path("rackd", flavour)
-    conf = fact_data(host.get_fact(RackdConf, path=path)) or {}
+    conf = fact_data(recall(host, RackdConf, path=path)) or {}
     settings = conf.get("settings") if conf.get("exists") else {}
     if settings is None:
         raise OperationError(f"{host.name}: {path} is not a readable YAML mapping; fix it first")

@@ -26,6 +26,7 @@ from facts.maas import (
 )
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RegiondConf, config_path as maas_config_path, secret_digest
+from facts.memo import recall
 from operations.maas_api_client import api_root
 
 DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
@@ -112,7 +113,7 @@ def configure(
         raise OperationValueError(f"{host.name}: num_workers must be >= 1 (got {num_workers})")
 
     path = config_path or maas_config_path("regiond", flavour)
-    conf = fact_data(host.get_fact(RegiondConf, path=path)) or {}
+    conf = fact_data(recall(host, RegiondConf, path=path)) or {}
     settings = conf.get("settings") if conf.get("exists") else {}
     if settings is None:
         raise OperationError(

@@ -1,9 +1,9 @@
-"""Phase barriers: make every host wait for the others at a point in the deploy.
+"""Phase barriers: make the hosts that call one wait for each other at a point in the deploy.
 
 pyinfra orders operations per host and interleaves hosts by position, so without a shared
 operation the third step on the database host may run alongside the third step on a rack.
-An operation that every host calls from the same line is one node in pyinfra's order: all
-that comes before it on any host runs before it, all that comes after runs after it.
+An operation that several hosts call from the same line is one node in pyinfra's order: all
+that comes before it on any of them runs before it, all that comes after runs after it.
 It never changes anything.
 """
 

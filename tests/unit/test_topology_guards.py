@@ -19,12 +19,21 @@ def installed(flavour, version):
 def facts(monkeypatch):
     """Per fact class name: {host name: value}; hosts not listed get the class's default."""
     table = {"MaasInstall": {}, "VmHostSoftware": {}, "MaasRegistration": {}, "Cpus": {},
-             "Hostname": {}}
-    defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2}
+             "Hostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
+             "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
+             "PostgresSettings": {}}
+    defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
+                "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
+                "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
+                "RackdConf": None, "PostgresSettings": {}}
 
-    def gather(fact_cls, hosts, **kwargs):
-        name = fact_cls.__name__
-        return {h.name: table[name].get(h.name, defaults.get(name, h.name)) for h in hosts}
+    def answer(name, host):
+        return table[name].get(host.name, defaults.get(name, host.name))
+
+    def gather(fact_cls, hosts, kwargs_of=None, **kwargs):
+        if fact_cls.__name__ == "FactBatch":  # one batch per host: answer each of its facts
+            return {h.name: {name: answer(name, h) for name, _ in kwargs_of(h)["facts"]} for h in hosts}
+        return {h.name: answer(fact_cls.__name__, h) for h in hosts}
 
     monkeypatch.setattr(topo_module, "gather", gather)
     return table
