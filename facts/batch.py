@@ -66,8 +66,12 @@ class FactBatch(FactBase):
     def process(self, output):
         sections: list = []  # [name, lines, status]
         for line in output:
-            if line.startswith(_MARK + "-status ") and sections:
-                sections[-1][2] = line.split()[-1]
+            # a part whose output does not end in a newline has its status marker on its last line
+            head, status_mark, status = line.partition(_MARK + "-status ")
+            if status_mark and sections:
+                if head:
+                    sections[-1][1].append(head)
+                sections[-1][2] = status.strip()
             elif line.startswith(_MARK + " "):
                 sections.append([line.split()[-1], [], None])
             elif sections:
