@@ -14,13 +14,15 @@ from pyinfra import host, inventory, state
 from deploys.dhcp_ha import maas_dhcp_ha
 from deploys.haproxy import maas_haproxy
 from deploys.postgres import maas_postgres
-from deploys.rack import maas_rack_controller
+from deploys.rack import maas_rack_controller, rack_settled
 from deploys.region import maas_region_access, maas_region_software
 from deploys.rolling_restart import get_plan, rolling_region_restart
 from deploys.topology import get_topology
 from operations.phases import barrier
 
 topology = get_topology(state, inventory)
+# A rack whose every step would report "no change" sits out the steps and the barriers.
+rack_due = host in topology.racks and not rack_settled(topology, host)
 
 if host in topology.postgres:
     maas_postgres(topology)
@@ -37,15 +39,17 @@ if host in topology.regions or host in topology.haproxies:
 if host in topology.regions:
     maas_region_access(topology, regions_settled=not get_plan(state, topology).reasons)
 
-barrier(name="Phase: every region ready", phase="every region ready")
+if host not in topology.racks or host in topology.regions or rack_due:
+    barrier(name="Phase: every region ready", phase="every region ready")
 
 if host in topology.haproxies:
     maas_haproxy(topology)
 
-if host in topology.racks:
+if rack_due:
     maas_rack_controller(topology)
 
-barrier(name="Phase: racks registered", phase="racks registered")
+if topology.is_primary(host) or rack_due:  # DHCP HA (on the primary) needs the racks registered
+    barrier(name="Phase: racks registered", phase="racks registered")
 
 if topology.is_primary(host):
     maas_dhcp_ha(topology)

@@ -11,12 +11,33 @@ from facts.maas import RACK_MODES, secret_path
 from operations import maas_rack
 
 
+def has_rack_software(topology, host) -> bool:
+    """A region+rack host has it with the region's; a rack when the topology's MaasInstall
+    shows the wanted software (then the install step would only ask again)."""
+    return host in topology.regions or maas_software_present(
+        topology, host, config.get(host, "maas_flavour"), RACK_MODES)
+
+
+def lists_every_region(topology, host) -> bool:
+    """True when the rackd.conf read in the topology's round lists exactly the regions'
+    URLs, the state ``maas_rack.region_urls`` leaves alone."""
+    conf = topology.rack_confs.get(host.name) or {}
+    current = (conf.get("settings") or {}).get("maas_url") if conf.get("exists") else None
+    return isinstance(current, list) and [str(url) for url in current] == topology.region_urls
+
+
+def rack_settled(topology, host) -> bool:
+    """True when every rack step would only report "no change": the software is there, the
+    rack is registered with this MAAS and its rackd.conf lists every region. Such a rack
+    takes no part in the run after the topology's round (no steps, no barriers)."""
+    return (has_rack_software(topology, host) and topology.registered_here(host)
+            and lists_every_region(topology, host))
+
+
 @deploy("MAAS rack")
 def maas_rack_controller(topology):
     flavour = config.get(host, "maas_flavour")
-    # a region+rack host already has its software; a rack that already runs the wanted
-    # software (the topology's MaasInstall says so) needs no package query at all
-    if host not in topology.regions and not maas_software_present(topology, host, flavour, RACK_MODES):
+    if not has_rack_software(topology, host):
         if flavour == "deb":
             package = deb_spec("maas-rack-controller", config.get(host, "maas_deb_version"))
             apt.packages(name="Install maas-rack-controller", packages=[package],

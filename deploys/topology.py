@@ -3,7 +3,8 @@
 pyinfra plans every host in parallel, but some decisions need all of them: which region is
 the primary, whether every host runs one MAAS version, the region secret the racks must
 share, how many database connections the regions may open. The first host to ask gathers
-the few facts this needs from every host at once; the others wait and reuse the answer.
+the facts this needs from every host at once, with those later steps would otherwise ask
+again (the opening round); the others wait and reuse the answer.
 Every refusal raises ``config.SettingError`` naming the host and the setting, before pyinfra
 executes a single operation.
 """
@@ -26,8 +27,8 @@ from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RackdConf, RegiondConf, config_path
-from facts.memo import remember
 from facts.maas_health import MaasRegionApiVersion
+from facts.memo import remember
 from facts.pg_cluster import PostgresSettings
 from facts.vmhost import VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
@@ -58,6 +59,7 @@ class Topology:
     admin_users: dict = field(default_factory=dict)
     cli_profiles: dict = field(default_factory=dict)
     deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
+    rack_confs: dict = field(default_factory=dict)
 
     @property
     def primary(self):
@@ -143,13 +145,11 @@ def _build(inventory) -> Topology:
                   for key in ("primary_rack", "secondary_rack")}
     racks_by_name = {rack.name: rack for rack in topo.racks}
     facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
-    for name in ("region_confs", "region_answers", "haproxy_servers", "admin_users", "cli_profiles",
-                 "deb_packages"):
+    for name in ("installs", "registrations", "rack_hostnames", "region_confs", "region_answers",
+                 "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs"):
         setattr(topo, name, facts[name])
-    topo.installs = facts["installs"]
     _check_installs(topo)
     _check_racks(topo, facts["vm_software"], facts["registrations"])
-    topo.registrations = facts["registrations"]
     cpus = facts["cpus"]
     # A region that cannot be reached counts at the most workers, so that the database's
     # connection limit never shrinks because a host was briefly away.
@@ -159,54 +159,58 @@ def _build(inventory) -> Topology:
         for region in topo.regions
     }
     _size_connections(topo)
-    topo.rack_hostnames = facts["rack_hostnames"]
     return topo
 
 
 def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
-    """Every fact the guards, the sizes and the rolling plan need: {key: {host name: value}}.
+    """Every fact the guards, the sizes, the rolling plan and the later steps need:
+    {key: {host name: value}}.
 
     One parallel round, and one command per host (``FactBatch``) rather than one per fact; a
-    region whose worker count the inventory sets needs no CPU count. A host pyinfra could
-    not reach answers None for each of its facts."""
+    region whose worker count the inventory sets needs no CPU count. Values that operations
+    read again are remembered for them (facts/memo.py). A host pyinfra could not reach
+    answers None for each of its facts."""
     asks: dict = {}  # host -> {key: (fact name, kwargs)}
 
     def ask(key, fact_cls, hosts, kwargs_of=lambda _host: {}):
         for one in hosts:
             asks.setdefault(one, {})[key] = (fact_cls.__name__, kwargs_of(one))
 
+    def flavour(one):
+        return config.get(one, "maas_flavour")
+
     ask("installs", MaasInstall, maas_hosts)
     ask("vm_software", VmHostSoftware, topo.racks)
-    ask("registrations", MaasRegistration, list(dict.fromkeys([topo.primary] + topo.racks)) if topo.racks else [])
-    ask("region_confs", RegiondConf, topo.regions,
-        lambda r: {"path": config_path("regiond", config.get(r, "maas_flavour"))})
+    ask("registrations", MaasRegistration,
+        list(dict.fromkeys([topo.primary] + topo.racks)) if topo.racks else [])
+    ask("region_confs", RegiondConf, topo.regions, lambda r: {"path": config_path("regiond", flavour(r))})
     ask("region_answers", MaasRegionApiVersion, topo.regions)
-    ask("cli_profiles", MaasCliProfiles, topo.regions, lambda r: {"maas_cli": api_cli(config.get(r, "maas_flavour"))})
+    ask("cli_profiles", MaasCliProfiles, topo.regions, lambda r: {"maas_cli": api_cli(flavour(r))})
     ask("admin_users", MaasAdminUser, [topo.primary],
-        lambda r: {"username": config.get(r, "maas_admin_username"), "flavour": config.get(r, "maas_flavour")})
+        lambda r: {"username": config.get(r, "maas_admin_username"), "flavour": flavour(r)})
     ask("haproxy_servers", HaproxyServers, topo.haproxies,
         lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
-    ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", config.get(r, "maas_flavour"))})
+    ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", flavour(r))})
 
     answers = gather_many({
-        "batch": (FactBatch, list(asks), lambda one: {"facts": [[name, kwargs] for name, kwargs in asks[one].values()]}),
+        "batch": (FactBatch, list(asks), lambda one: {"facts": [list(part) for part in asks[one].values()]}),
         "cpus": (Cpus, [region for region in topo.regions if not config.get(region, "maas_num_workers")]),
         "rack_hostnames": (Hostname, dhcp_racks),
         "deb_packages": (DebPackages, list(dict.fromkeys(topo.postgres + topo.haproxies))),
         "pg_settings": (PostgresSettings, topo.postgres, _pg_settings_args),
     })
-    for pg in topo.postgres:  # the PostgreSQL operations read this again (facts/memo.py)
+    for pg in topo.postgres:
         if answers["pg_settings"][pg.name] is not None:
             remember(pg, PostgresSettings, answers["pg_settings"][pg.name], **_pg_settings_args(pg))
     facts: dict = {key: answers[key] for key in ("cpus", "rack_hostnames", "deb_packages")}
-    for key in ("installs", "vm_software", "registrations", "region_confs", "region_answers",
-                "cli_profiles", "admin_users", "haproxy_servers", "rack_confs"):
-        facts[key] = {}
+    facts.update({key: {} for key in ("installs", "vm_software", "registrations", "region_confs",
+                                      "region_answers", "cli_profiles", "admin_users", "haproxy_servers",
+                                      "rack_confs")})
     for one, wanted in asks.items():
         batch = answers["batch"][one.name]
         for key, (name, kwargs) in wanted.items():
             facts[key][one.name] = None if batch is None else batch.get(name)
-            if batch is not None:  # operations that read it again get this answer (facts/memo.py)
+            if batch is not None:
                 remember(one, BATCHABLE[name], batch.get(name), **kwargs)
     return facts
 

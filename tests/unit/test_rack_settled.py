@@ -1,0 +1,42 @@
+"""When a rack sits out the run: only when every rack step would report "no change"."""
+
+from types import SimpleNamespace
+
+import config
+from deploys.rack import lists_every_region, rack_settled
+
+URLS = ["http://10.99.0.11:5240/MAAS", "http://10.99.0.12:5240/MAAS"]
+SNAP = {"flavour": "snap", "flavours": ["snap"], "version": "3.5.13", "series": "3.5", "package_version": "x",
+        "mode": "rack", "snap_channel": f"{config.SETTINGS['maas_version'][0]}/stable"}
+
+
+def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True):
+    conf = {"exists": exists, "settings": {"maas_url": conf_urls} if exists else {}}
+    return SimpleNamespace(
+        regions=[], region_urls=URLS, installs={"k1": install}, rack_confs={"k1": conf},
+        registered_here=lambda host: registered,
+    )
+
+
+def _rack(inventory_factory):
+    return inventory_factory(host_data={"k1": {"maas_flavour": "snap"}}).get_host("k1")
+
+
+def test_converged_rack_sits_out(inventory_factory):
+    assert rack_settled(_topology(), _rack(inventory_factory))
+
+
+def test_any_step_due_keeps_the_rack_in(inventory_factory):
+    rack = _rack(inventory_factory)
+    assert not rack_settled(_topology(registered=False), rack)
+    assert not rack_settled(_topology(install=dict(SNAP, snap_channel="3.4/stable")), rack)
+    assert not rack_settled(_topology(conf_urls=URLS[:1]), rack)
+
+
+def test_rackd_conf_must_list_exactly_the_regions(inventory_factory):
+    rack = _rack(inventory_factory)
+    assert lists_every_region(_topology(), rack)
+    assert not lists_every_region(_topology(conf_urls=URLS[0]), rack)  # plain string: upgraded to a list
+    assert not lists_every_region(_topology(conf_urls=list(reversed(URLS))), rack)
+    assert not lists_every_region(_topology(exists=False), rack)
+    assert not lists_every_region(SimpleNamespace(rack_confs={}, region_urls=URLS), rack)
