@@ -237,19 +237,21 @@ if [ "$1" = "configure" ]; then
 fi
 """
 
-# /usr/bin/snap. Deploys run `snap list maas` on every snap host in every run; snapd's Go
+# /usr/bin/snap. Deploys run `snap list maas` on every host in every run; snapd's Go
 # client answers that in a few milliseconds, a Python start takes ten times as long (with
 # thirty racks sharing the lab's two cores, most of a no-change run). So `snap list NAME`
 # prints the listing the Python side wrote at the last install/refresh/remove
-# (snap.py's save_listings); everything else runs the Python stand-in.
+# (snap.py's save_listings), or snap's error when there is none; everything else runs the
+# Python stand-in.
 SNAP_LAUNCHER = """#!/bin/sh
 # {label}
 # Stand-in for snapd's snap command.
 L="${{MAAS_ROOT:-}}/var/lib/snapd/standin-list"
 if [ "$1" = list ] && [ $# -eq 2 ]; then
     case "$2" in
-        */*|.*) ;;
-        *) if [ -f "$L/$2" ]; then exec cat "$L/$2"; fi ;;
+        */*|.*|-*) ;;
+        *) if [ -f "$L/$2" ]; then exec cat "$L/$2"; fi
+           echo "error: no matching snaps installed" >&2; exit 1 ;;
     esac
 fi
 exec /usr/bin/python3 -m snap_standin.snap "$@"

@@ -156,6 +156,8 @@ def test_snap_install_list_info_and_maas_init(tmp_path, database):
     assert run_snap(root, store, "info", "maas").stderr == 'error: no snap found for "maas"\n'
     r = run_snap(root, store, "list", "maas")
     assert (r.returncode, r.stderr) == (1, "error: no matching snaps installed\n")
+    fast = run_launcher(tmp_path, root, store, "list", "maas")  # the launcher says the same
+    assert (fast.returncode, fast.stdout, fast.stderr) == (r.returncode, r.stdout, r.stderr)
     r = run_snap(root, store, "install", "maas", "--channel=3.5/stable")
     assert r.stdout == "maas (3.5/stable) 3.5.13-16524-g.5f3c2e1a7 from Canonical** installed\n", r.stderr
     fast = run_launcher(tmp_path, root, store, "list", "maas")
@@ -208,5 +210,6 @@ def test_snap_install_list_info_and_maas_init(tmp_path, database):
     assert os.path.exists(root + "/etc/systemd/system/snap.maas.supervisor.service")
     assert run_snap(root, store, "remove", "maas", "--purge").stdout == "maas removed\n"
     assert not os.path.exists(root + "/snap/maas")
-    gone = run_launcher(tmp_path, root, store, "list", "maas")  # no listing: the Python stand-in answers
+    gone = run_launcher(tmp_path, root, store, "list", "maas")
     assert (gone.returncode, gone.stderr) == (1, "error: no matching snaps installed\n")
+    assert run_launcher(tmp_path, root, store, "list").stderr == run_snap(root, store, "list").stderr
