@@ -193,7 +193,9 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
     ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", flavour(r))})
 
     answers = gather_many({
-        "batch": (FactBatch, list(asks), lambda one: {"facts": [list(part) for part in asks[one].values()]}),
+        # regions' checks (API, CLI, admin) are slow: side by side there; racks are many and cheap
+        "batch": (FactBatch, list(asks), lambda one: {"facts": [list(part) for part in asks[one].values()],
+                                                      "side_by_side": one in topo.regions}),
         "cpus": (Cpus, [region for region in topo.regions if not config.get(region, "maas_num_workers")]),
         "rack_hostnames": (Hostname, dhcp_racks),
         "deb_packages": (DebPackages, list(dict.fromkeys(topo.postgres + topo.haproxies))),

@@ -2,9 +2,11 @@
 
 Each fact stays small and tested on its own; this only joins their commands, so a host
 answers the run's opening round in one round trip instead of one per fact (with thirty
-racks, the ssh sessions and shells were most of that round's cost). The parts run side by
-side in subshells on the host; each part's lines, printed after a marker line, go to its
-own fact's ``process``.
+racks, the ssh sessions and shells were most of that round's cost). Each part runs in a
+subshell, and its lines, printed after a marker line, go to its own fact's ``process``.
+The parts run one after the other, which costs the host least; ``side_by_side`` runs them
+at the same time (for a few slow parts, such as a region's API and CLI checks), at the cost
+of a temporary directory and a few more processes.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ def _parts(facts):
 class FactBatch(FactBase):
     """
     Several facts of one host: ``facts`` is a list of ``[fact name, kwargs]`` (names from
-    ``BATCHABLE``); the value is ``{fact name: value}``. A part whose command fails, or
-    prints nothing, has its fact's default value, as pyinfra gives it.
+    ``BATCHABLE``), run one after the other or, with ``side_by_side``, at the same time; the
+    value is ``{fact name: value}``. A part whose command fails, or prints nothing, has its
+    fact's default value, as pyinfra gives it.
 
     .. code:: python
 
@@ -50,13 +53,15 @@ class FactBatch(FactBase):
 
     default = dict
 
-    def command(self, facts) -> str:
-        # The parts run side by side on the host (a region's API and CLI checks each take a
-        # while), each into its own file; then every part is printed after its marker.
-        parts = _parts(facts)
+    def command(self, facts, side_by_side=False) -> str:
+        parts = [(index, name, BATCHABLE[name]().command(**kwargs))
+                 for index, (name, kwargs) in enumerate(_parts(facts))]
+        if not side_by_side:
+            return "; ".join(f"echo '{_MARK} {index} {name}'; ( {command} ); echo \"{_MARK}-status $?\""
+                             for index, name, command in parts)
+        # Each part into its own file, all at once; then every part is printed after its marker.
         run, show = [], []
-        for index, (name, kwargs) in enumerate(parts):
-            command = BATCHABLE[name]().command(**kwargs)
+        for index, name, command in parts:
             run.append(f'{{ ( {command} ) >"$d/{index}"; echo $? >"$d/{index}.rc"; }} &')
             show.append(f"echo '{_MARK} {index} {name}'; cat \"$d/{index}\"; "
                         f"echo \"{_MARK}-status $(cat \"$d/{index}.rc\")\"")

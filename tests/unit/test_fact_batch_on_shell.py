@@ -34,19 +34,20 @@ def batchable(monkeypatch):
     monkeypatch.setitem(batch.BATCHABLE, "_Shell", _Shell)
 
 
-def _run(facts, tmp_path):
-    command = FactBatch().command(facts)
+def _run(facts, tmp_path, side_by_side=False):
+    command = FactBatch().command(facts, side_by_side=side_by_side)
     done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env={"TMPDIR": str(tmp_path),
                           "PATH": "/usr/bin:/bin"}, timeout=30)
     return done, FactBatch().process(done.stdout.splitlines())
 
 
-def test_parts_reach_their_facts(batchable, tmp_path):
+@pytest.mark.parametrize("side_by_side", [False, True])
+def test_parts_reach_their_facts(batchable, tmp_path, side_by_side):
     done, facts = _run([["_Lines", {"text": "one two"}], ["_Failing", {"text": "junk", "status": 3}],
-                        ["VmHostSoftware", {}]], tmp_path)
+                        ["VmHostSoftware", {}]], tmp_path, side_by_side)
     assert done.returncode == 0
     assert facts == {"_Lines": ["one", "two"], "_Failing": [], "VmHostSoftware": []}
-    assert list(tmp_path.iterdir()) == []  # the parts' files are removed
+    assert list(tmp_path.iterdir()) == []  # no files left behind
 
 
 def test_parts_run_side_by_side(batchable, tmp_path):
@@ -56,7 +57,7 @@ def test_parts_run_side_by_side(batchable, tmp_path):
     wait = (f"i=0; while [ ! -e {flag} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
             f"[ -e {flag} ] && echo saw-flag || echo gave-up")
     _, facts = _run([["_Shell", {"script": wait}], ["_Failing", {"text": "x"}],
-                     ["_Lines", {"text": f"$(touch {flag}; echo made)"}]], tmp_path)
+                     ["_Lines", {"text": f"$(touch {flag}; echo made)"}]], tmp_path, side_by_side=True)
     assert facts["_Shell"] == ["saw-flag"]
     assert facts["_Lines"] == ["made"]
 
