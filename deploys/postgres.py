@@ -11,7 +11,6 @@ from operations import maas_pg
 from operations.maas_pg import AS_POSTGRES  # pyinfra's postgres operations run as postgres
 
 
-
 @deploy("MAAS PostgreSQL")
 def maas_postgres(topology):
     port = config.get(host, "maas_db_port")

@@ -48,6 +48,8 @@ from facts.pg_cluster import (
 )
 
 DEFAULT_BACKUP_DIR = "/var/backups/maas-ha"
+# Facts and pyinfra's postgres operations talk to the server as the postgres user; our
+# operations switch user themselves where they need to (file edits and restarts need root).
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
 
 # Settings server_settings() can manage, and how their values compare.
