@@ -37,7 +37,7 @@ lab-down:
 # floor, for each rack count, BENCH_RUNS times on a fresh lab; writes bench/results/latest.*
 # and the README's Benchmark section. Takes the lab lock per run and leaves the lab down.
 BENCH_RACKS ?= 2,30
-BENCH_RUNS ?= 3
+BENCH_RUNS ?= 5
 
 bench: install
 	$(PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)
