@@ -156,8 +156,8 @@ class RackdConf(_MaasConfFact):
     rackd.conf holds no secrets (MAAS's rack keys are URLs, ports and paths), so the file
     is read with ``cat`` and parsed here: every rack runs this in every deploy, and a
     ``python3`` + ``yaml`` start on each of them cost more than the rest of the rack's
-    checks together. Should a secret key turn up in it anyway, ``sed`` blanks its value on
-    the host and the fact reports ``RACKD_MASKED``.
+    checks together. Should a secret key turn up in it anyway, ``sed`` replaces its value
+    on the host and the fact reports ``RACKD_MASKED`` for it.
     """
 
     def command(self, path) -> str:

@@ -13,8 +13,8 @@ import json
 import os
 import sys
 
-# shutil, subprocess and tarfile are imported where they are used: `snap list`, which
-# deploys run on every snap host, then starts about as fast as snapd's Go client.
+# shutil, subprocess and tarfile are imported where they are used, so that the commands
+# that do not need them (list, info, services) start sooner.
 
 VERSION = "2.63+labstandin"
 ROOT = os.environ.get("MAAS_ROOT", "").rstrip("/")
