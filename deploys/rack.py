@@ -22,8 +22,7 @@ def lists_every_region(topology, host) -> bool:
     """True when the rackd.conf read in the topology's round lists exactly the regions'
     URLs, the state ``maas_rack.region_urls`` leaves alone."""
     conf = topology.rack_confs.get(host.name) or {}
-    current = (conf.get("settings") or {}).get("maas_url") if conf.get("exists") else None
-    return isinstance(current, list) and [str(url) for url in current] == topology.region_urls
+    return bool(conf.get("exists")) and maas_rack.lists_urls(conf.get("settings"), topology.region_urls)
 
 
 def rack_settled(topology, host) -> bool:

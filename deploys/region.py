@@ -17,7 +17,6 @@ from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from operations import maas_region, maas_rolling
-from operations.maas_api_client import api_root
 
 
 def region_settings(topology, region) -> dict:
@@ -109,7 +108,7 @@ def maas_region_access(topology, regions_settled: bool):
             password=config.get(host, "maas_admin_password"),
             email=config.get(host, "maas_admin_email"),
         )
-    if (topology.cli_profiles.get(host.name) or {}).get(profile) != api_root(LOCAL_API):
+    if not maas_region.profile_points_at(topology.cli_profiles.get(host.name), profile, LOCAL_API):
         maas_region.cli_profile(
             name="maas CLI profile for queries",
             flavour=flavour,

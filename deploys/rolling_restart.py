@@ -32,9 +32,9 @@ from pyinfra.api import deploy
 
 import config
 from deploys.region import configure_and_restart, region_settings
-from deploys.topology import once_per_run
 from facts.maas import REGION_MODES
 from facts.maas_config import secret_digest
+from facts.memo import once_per_run
 from operations import maas_rolling
 from operations.phases import barrier
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gevent
-from gevent.lock import Semaphore
 from pyinfra.context import ctx_config, ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Cpus
@@ -28,12 +27,10 @@ from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
-from facts.memo import remember
+from facts.memo import once_per_run, remember
 from facts.pg_cluster import PostgresSettings
 from facts.vmhost import VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
-
-_LOCKS: dict = {}  # one lock per memoised value (see once_per_run)
 
 
 @dataclass
@@ -110,21 +107,6 @@ def gather_many(requests: dict) -> dict:
     jobs = {key: gevent.spawn(gather, *request) for key, request in requests.items()}
     gevent.joinall(list(jobs.values()), raise_error=True)
     return {key: job.value for key, job in jobs.items()}
-
-
-def once_per_run(state, name: str, build):
-    """`build()` computed by the first host's greenlet that asks, memoised on the pyinfra
-    state, and shared with every other host of this run (they wait for it)."""
-    attribute = f"_maas_ha_{name}"
-    cached = getattr(state, attribute, None)
-    if cached is not None:
-        return cached
-    with _LOCKS.setdefault(name, Semaphore()):
-        cached = getattr(state, attribute, None)
-        if cached is None:
-            cached = build()
-            setattr(state, attribute, cached)
-    return cached
 
 
 def get_topology(state, inventory) -> Topology:

@@ -6,14 +6,21 @@ later, or by several operations in a row; while no operation has run a command o
 host in between, the host cannot have changed under our deploy, and the answer is the same.
 ``recall`` gives that answer without a round trip; anything else asks the host.
 Outside execution (planning, unit tests) it always asks.
+
+``once_per_run`` is the same idea for a value several hosts need (the topology, the rolling
+plan, the region secret racks register with): the first to ask computes it, the others
+wait for it.
 """
 
 from __future__ import annotations
 
 import weakref
 
+from gevent.lock import Semaphore
+
 # Per run (pyinfra state): {(host name, fact name, arguments): (commands_run mark, value)}
 _MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LOCKS: dict = {}  # one lock per once_per_run value name
 
 
 def commands_run(host) -> int:
@@ -52,3 +59,18 @@ def recall(host, fact_cls, **kwargs):
     value = host.get_fact(fact_cls, **kwargs)
     memo[key] = (mark, value)
     return value
+
+
+def once_per_run(state, name: str, build):
+    """`build()` computed by the first host's greenlet that asks, memoised on the pyinfra
+    state, and shared with every other host of this run (they wait for it)."""
+    attribute = f"_maas_ha_{name}"
+    cached = getattr(state, attribute, None)
+    if cached is not None:
+        return cached
+    with _LOCKS.setdefault(name, Semaphore()):
+        cached = getattr(state, attribute, None)
+        if cached is None:
+            cached = build()
+            setattr(state, attribute, cached)
+    return cached

@@ -11,11 +11,9 @@ from __future__ import annotations
 import logging
 import shlex
 import time
-import weakref
 from io import StringIO
 
 import gevent
-from gevent.lock import Semaphore
 import yaml
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
@@ -31,7 +29,7 @@ from facts.maas import (
     secret_path as maas_secret_path,
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
-from facts.memo import recall
+from facts.memo import once_per_run, recall
 from operations.maas_api_client import MaasApiError, MaasClient
 from operations.maas_region import check_flavour, fact_data
 
@@ -40,9 +38,6 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 3
 RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
 
-# Secrets read from region hosts, per pyinfra run (state) and (host, path).
-_SECRET_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_SECRET_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def _q(value) -> str:
@@ -53,6 +48,13 @@ def _url_list(region_urls) -> list:
     if isinstance(region_urls, str):
         return [region_urls]
     return [str(url) for url in region_urls or []]
+
+
+def lists_urls(settings: dict, region_urls) -> bool:
+    """True when rackd.conf's settings hold exactly these region URLs as a list, the state
+    ``region_urls`` leaves alone (a plain string is upgraded to the list form)."""
+    current = (settings or {}).get("maas_url")
+    return isinstance(current, list) and [str(url) for url in current] == _url_list(region_urls)
 
 
 def _run(target, command, use_sudo=False):
@@ -69,17 +71,11 @@ def _fail(target, message: str) -> bool:
 
 
 def read_remote_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> str:
-    """The shared secret from ``secret_host`` (cached per run); raises OperationError."""
-    cache = _SECRET_CACHE.setdefault(state, {})
-    key = (secret_host, secret_path)
-    if key in cache:
-        return cache[key]
-    # Every rack registers at once: the first reads, the others wait for its answer instead of
-    # each opening a channel to the region (sshd refuses sessions past MaxSessions, 10).
-    with _SECRET_LOCKS.setdefault(state, {}).setdefault(key, Semaphore()):
-        if key not in cache:
-            cache[key] = _read_secret(state, secret_host, secret_path, use_sudo)
-    return cache[key]
+    """The shared secret from ``secret_host``, read once per run; raises OperationError.
+    Every rack registers at once: the first reads, the others wait for its answer instead of
+    each opening a channel to the region (sshd refuses sessions past MaxSessions, 10)."""
+    return once_per_run(state, f"secret {secret_host}:{secret_path}",
+                        lambda: _read_secret(state, secret_host, secret_path, use_sudo))
 
 
 def _read_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> str:
@@ -242,8 +238,7 @@ def region_urls(flavour, region_urls):
     if settings is None:
         raise OperationError(f"{host.name}: {path} is not a readable YAML mapping; fix it first")
 
-    current = settings.get("maas_url")
-    if isinstance(current, list) and [str(url) for url in current] == urls:
+    if lists_urls(settings, urls):
         host.noop(f"rackd.conf {path} already lists {', '.join(urls)}")
         return
 

@@ -210,6 +210,11 @@ def admin(flavour, username, password, email):
         yield StringCommand(*create)
 
 
+def profile_points_at(profiles, profile: str, url: str) -> bool:
+    """True when the MaasCliProfiles value has `profile` pointing at `url`'s API."""
+    return (profiles or {}).get(profile) == api_root(url)
+
+
 @operation()
 def cli_profile(flavour, profile, url, username):
     """
@@ -227,7 +232,7 @@ def cli_profile(flavour, profile, url, username):
     cli = api_cli(flavour)
     profiles = fact_data(host.get_fact(MaasCliProfiles, maas_cli=cli)) or {}
     wanted = api_root(url)
-    if profiles.get(profile) == wanted:
+    if profile_points_at(profiles, profile, url):
         host.noop(f"maas CLI profile {profile} already points at {wanted}")
         return
 

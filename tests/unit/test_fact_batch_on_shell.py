@@ -56,7 +56,7 @@ def test_parts_run_side_by_side(batchable, tmp_path):
     flag = tmp_path.parent / f"{tmp_path.name}-flag"
     wait = (f"i=0; while [ ! -e {flag} ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; "
             f"[ -e {flag} ] && echo saw-flag || echo gave-up")
-    _, facts = _run([["_Shell", {"script": wait}], ["_Failing", {"text": "x"}],
+    _, facts = _run([["_Shell", {"script": wait}], ["VmHostSoftware", {}],
                      ["_Lines", {"text": f"$(touch {flag}; echo made)"}]], tmp_path, side_by_side=True)
     assert facts["_Shell"] == ["saw-flag"]
     assert facts["_Lines"] == ["made"]

@@ -60,3 +60,37 @@ def test_outside_execution_it_always_asks():
     state, host = _setup(executing=False)
     remember(host, RackdConf, {"from": "opening round"}, path="/etc/maas/rackd.conf")
     assert recall(host, RackdConf, path="/etc/maas/rackd.conf") == {"asked": 1}
+
+
+def test_once_per_run_builds_once_for_hosts_asking_together():
+    import gevent
+
+    from facts.memo import once_per_run
+
+    state, calls = _State(True), []
+
+    def build():
+        calls.append(1)
+        gevent.sleep(0.01)  # the others ask while the first is still reading
+        return "secret-digest"
+
+    jobs = [gevent.spawn(once_per_run, state, "secret r1:/var/lib/maas/secret", build) for _ in range(5)]
+    gevent.joinall(jobs, raise_error=True)
+    assert [job.value for job in jobs] == ["secret-digest"] * 5
+    assert calls == [1]
+    assert once_per_run(_State(True), "secret r1:/var/lib/maas/secret", lambda: "next run") == "next run"
+
+
+def test_once_per_run_failure_is_not_kept():
+    import pytest
+
+    from facts.memo import once_per_run
+
+    state = _State(True)
+
+    def fail():
+        raise RuntimeError("region unreachable")
+
+    with pytest.raises(RuntimeError):
+        once_per_run(state, "plan", fail)
+    assert once_per_run(state, "plan", lambda: "built") == "built"
