@@ -173,16 +173,47 @@ def test_key_never_leaks(maas):
     assert "only:two" not in str(bad.value)
 
 
+class DroppingServer:
+    """Accepts TCP connections on 127.0.0.1 and closes each one unanswered (the client sees a
+    connection error), counting them: how many attempts the client really made."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            conn.recv(65536)
+            conn.close()
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
 def test_connection_errors_retry_then_fail(monkeypatch):
     monkeypatch.setattr(maas_api_client, "RETRY_DELAY", 0.01)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    client = MaasClient(f"http://127.0.0.1:{port}/MAAS", KEY, timeout=(1, 1), retries=2)
-    with pytest.raises(MaasApiError) as info:
-        client.get("version/")
+    server = DroppingServer()
+    try:
+        client = MaasClient(f"http://127.0.0.1:{server.port}/MAAS", KEY, timeout=(1, 1), retries=3)
+        with pytest.raises(MaasApiError) as info:
+            client.get("version/")
+    finally:
+        server.close()
+    assert server.connections == 3  # counted on the wire, not taken from the setting
     assert info.value.status is None
-    assert "after 2 attempts" in str(info.value)
+    assert "after 3 attempts" in str(info.value)
     assert TS not in str(info.value)
 
 
