@@ -106,11 +106,12 @@ class Lab:
         return json.loads((LAB_DIR / "secrets.json").read_text())
 
     def deploy(self, env: dict | None = None, deploy_file: str = "deploy.py", args=(),
-               label: str = "deploy", on_line=None) -> DeployResult:
-        """Run pyinfra on the lab inventory at -vv; keep its output as a test artefact.
+               label: str = "deploy", on_line=None, verbosity: str = "-vv") -> DeployResult:
+        """Run pyinfra on the lab inventory (at -vv unless told); keep its output as a test
+        artefact. -vvv also prints every command's input and output, and every fact's output.
 
         `on_line(line)` sees each output line as it comes (to inject a fault mid-run)."""
-        command = ["pyinfra", "-y", "-vv", "inventories/lab.py", deploy_file, *args]
+        command = ["pyinfra", "-y", verbosity, "inventories/lab.py", deploy_file, *args]
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True,

@@ -1,6 +1,8 @@
 """Scenario: bare hosts to HA MAAS (deb regions, snap racks), then a second run that must
 change nothing, with no secret in the output."""
 
+import re
+
 import pytest
 
 import ha_checks
@@ -9,12 +11,36 @@ REGIONS, RACKS, PG, LBS = ["region1", "region2"], ["rack1", "rack2"], "pg1", ["l
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap"}
 
 
+# Operations a first converge must report as changed on each host: the positive control of
+# DeployResult.changed_ops, which every "changes nothing" test relies on.
+FIRST_CONVERGE_CHANGES = {
+    PG: ["PostgreSQL role maas", "pg_hba: one line per region"],
+    **{name: ["Install maas-region-api", f"{name}: restart maas-regiond"] for name in REGIONS},
+    **{name: ["haproxy.cfg: region API backends"] for name in LBS},
+    **{name: ["Install the maas snap", "Register with the regions"] for name in RACKS},
+}
+
+
 @pytest.fixture(scope="module")
 def converged(lab):
     lab.ctl("reset", PG, *REGIONS, *LBS, *RACKS)
-    result = lab.deploy(ENV, label="converge-deb-regions-snap-racks")
+    # -vvv: every command's input and output and every fact's output are printed, which is
+    # where a leaked secret would show (at -vv pyinfra prints neither)
+    result = lab.deploy(ENV, label="converge-deb-regions-snap-racks", verbosity="-vvv")
     assert result.returncode == 0, result.tail()
     return result
+
+
+def assert_changes_seen(result, wanted: dict) -> None:
+    """Each host reports (at least) these operations as changed, named by a part of their name."""
+    changed = result.changed_ops
+    for name, parts in wanted.items():
+        for part in parts:
+            assert any(part in (op or "") for op in changed.get(name, [])), (name, part, changed)
+
+
+def test_the_output_parser_sees_what_a_first_converge_changes(lab, converged):
+    assert_changes_seen(converged, FIRST_CONVERGE_CHANGES)
 
 
 def test_regions_answer_directly_and_through_haproxy(lab, converged):
@@ -45,16 +71,19 @@ def test_max_connections_matches_the_budget(lab, converged):
 def test_backup_taken_before_first_pg_change(lab, converged):
     listing = lab.ssh(PG, "ls /var/backups/maas-ha/")
     assert "globals-" in listing, listing
-    # the oldest backup is no newer than the first config file the deploy wrote
-    backup_time = int(lab.ssh(PG, "stat -c %Y /var/backups/maas-ha/globals-* | sort -n | head -n 1"))
-    dropin_time = int(lab.ssh(PG, "stat -c %Y /etc/postgresql/*/main/conf.d/50-maas-ha.conf"))
-    assert backup_time <= dropin_time
+    # the oldest backup was finished before the first config file the deploy wrote: both are
+    # written within the same second, so compare to the nanosecond, strictly
+    backup_time = lab.ssh(PG, "stat -c %.9Y /var/backups/maas-ha/globals-* | sort -n | head -n 1")
+    dropin_time = lab.ssh(PG, "stat -c %.9Y /etc/postgresql/*/main/conf.d/50-maas-ha.conf")
+    assert float(backup_time) < float(dropin_time), (backup_time, dropin_time)
 
 
 def test_no_secret_in_the_output(lab, converged):
     secrets = lab.secrets()
     values = [secrets["maas_db_password"], secrets["maas_admin_password"],
               lab.ssh(REGIONS[0], "cat /var/lib/maas/secret").strip(), lab.api_key(REGIONS[0])]
+    # -vvv took effect: facts' output is printed (the status line exists only in their output)
+    assert re.search(r"^\s*\[[^\]]+\]\s+##maas-ha-fact-status 0\s*$", converged.output, re.M)
     for value in values:
         assert value and value not in converged.output
 
