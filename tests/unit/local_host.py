@@ -19,6 +19,10 @@ from pyinfra.api.arguments import all_argument_meta
 from pyinfra.context import ctx_host, ctx_state
 from pyinfra_testing.util import FakeState
 
+from real_tools import find_program
+
+RUNUSER = find_program("runuser") or "runuser"  # /usr/sbin: not on every PATH
+
 
 @dataclass
 class Outcome:
@@ -61,7 +65,7 @@ class LocalHost:
         argv = ["sh", "-c", command]
         if user and os.geteuid() == 0 and user != "root":
             # runuser keeps the environment we pass (PATH, PGHOST) through `env`
-            argv = ["runuser", "-u", user, "--", "env",
+            argv = [RUNUSER, "-u", user, "--", "env",
                     *[f"{key}={self.env[key]}" for key in ("PATH", "PGHOST") if key in self.env],
                     *argv]
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60,

@@ -13,9 +13,9 @@ import tempfile
 
 import pytest
 
-from local_host import LocalHost
+from local_host import RUNUSER, LocalHost
 from operations import maas_pg
-from real_tools import missing, require_postgres_bin
+from real_tools import missing, require_postgres_bin, require_program
 
 DROPIN = "50-maas-ha.conf"
 
@@ -58,7 +58,7 @@ class Cluster:
         return os.path.join(self.data, "conf.d", DROPIN)
 
     def as_postgres(self, *argv) -> str:
-        result = subprocess.run(["runuser", "-u", "postgres", "--", *argv], capture_output=True,
+        result = subprocess.run([RUNUSER, "-u", "postgres", "--", *argv], capture_output=True,
                                 text=True, timeout=60, cwd="/tmp")
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -75,7 +75,7 @@ class Cluster:
         return self.host.run(maas_pg.hba_entries, entries, port=self.port, backup_dir=self.backups)
 
     def stop(self):
-        subprocess.run(["runuser", "-u", "postgres", "--", f"{self.bindir}/pg_ctl", "-D", self.data,
+        subprocess.run([RUNUSER, "-u", "postgres", "--", f"{self.bindir}/pg_ctl", "-D", self.data,
                         "-m", "fast", "-w", "stop"], capture_output=True, timeout=60, cwd="/tmp")
         shutil.rmtree(self.base, ignore_errors=True)
 
@@ -84,6 +84,7 @@ class Cluster:
 def initdb():
     """(bin directory, a fresh data directory to copy): initdb once for the module."""
     bindir = require_postgres_bin()
+    require_program("runuser")
     if os.geteuid() != 0:
         missing("root (the throwaway cluster runs as the postgres user)")
     try:
@@ -93,7 +94,7 @@ def initdb():
     base = tempfile.mkdtemp(prefix="maas-ha-pg-template-")
     shutil.chown(base, "postgres", "postgres")
     template = os.path.join(base, "data")
-    subprocess.run(["runuser", "-u", "postgres", "--", f"{bindir}/initdb", "-D", template, "-U",
+    subprocess.run([RUNUSER, "-u", "postgres", "--", f"{bindir}/initdb", "-D", template, "-U",
                     "postgres", "--auth-local=trust", "--auth-host=scram-sha-256"],
                    check=True, capture_output=True, timeout=120, cwd="/tmp")
     yield bindir, template
