@@ -11,6 +11,7 @@ services (``systemctl ...``) with test-local ones.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from dataclasses import dataclass, field
 
@@ -22,6 +23,13 @@ from pyinfra_testing.util import FakeState
 from real_tools import find_program
 
 RUNUSER = find_program("runuser") or "runuser"  # /usr/sbin: not on every PATH
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on, for a throwaway service."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from local_host import LocalHost
+from local_host import LocalHost, free_port
 from operations import haproxy as haproxy_ops
 from operations import maas_rolling
 from operations.haproxy import render_config
@@ -22,12 +22,6 @@ from real_tools import missing, require_program
 
 BACKEND = "maas_regions"
 RELOAD = "systemctl reload-or-restart haproxy"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class FakeRegion:

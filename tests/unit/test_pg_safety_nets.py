@@ -7,23 +7,16 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 
 import pytest
 
-from local_host import RUNUSER, LocalHost
+from local_host import RUNUSER, LocalHost, free_port
 from operations import maas_pg
 from real_tools import missing, require_postgres_bin, require_program
 
 DROPIN = "50-maas-ha.conf"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Cluster:
