@@ -110,7 +110,9 @@ class Lab:
         """Run pyinfra on the lab inventory at -vv; keep its output as a test artefact.
 
         `on_line(line)` sees each output line as it comes (to inject a fault mid-run)."""
-        command = ["pyinfra", "-y", "-vv", "inventories/lab.py", deploy_file, *args]
+        # pyinfra of the interpreter running the tests (the project virtualenv under `make`),
+        # not whichever `pyinfra` is first on PATH.
+        command = [sys.executable, "-m", "pyinfra", "-y", "-vv", "inventories/lab.py", deploy_file, *args]
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True,
