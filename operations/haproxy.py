@@ -159,6 +159,25 @@ def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
     and the live config stays untouched), the live file is backed up to
     ``PATH.bak-<timestamp>``, swapped in with ``mv`` and HAProxy reloaded (started when it
     was not running). Noop when the content is already live.
+
+    + content: the whole config file (``render_config`` builds it from the regions)
+    + path: the live config file
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import haproxy
+
+        haproxy.config(
+            name="haproxy.cfg: region API backends",
+            content=haproxy.render_config(
+                backends=[
+                    {"name": "region1", "address": "10.0.0.11", "port": 5240},
+                    {"name": "region2", "address": "10.0.0.12", "port": 5240},
+                ],
+            ),
+        )
     """
     if not content or not content.strip():
         raise OperationValueError(f"haproxy config for {host.name} is empty")
