@@ -1,9 +1,9 @@
 # maas-ha: the two set-up commands are `make demo` (run the HA deploy on the built-in lab)
-# and `make test` (unit fixtures, then end-to-end tests on the lab). Both install what they
-# need first, into the project virtualenv .venv (a stock Debian/Ubuntu Python refuses
-# `pip install` into itself, PEP 668), so they work on a fresh machine (run as root: the lab
-# uses namespaces). PYTHON is only the interpreter the virtualenv is made from; everything
-# else runs from .venv.
+# and `make test` (unit fixtures, `make install` from the distribution's Python, then
+# end-to-end tests on the lab). Both install what they need first, into the project
+# virtualenv .venv (a stock Debian/Ubuntu Python refuses `pip install` into itself, PEP 668),
+# so they work on a fresh machine (run as root: the lab uses namespaces). PYTHON is only the
+# interpreter the virtualenv is made from; everything else runs from .venv.
 
 PYTHON ?= python3
 VENV ?= .venv
