@@ -1,36 +1,55 @@
 # maas-ha: the two set-up commands are `make demo` (run the HA deploy on the built-in lab)
-# and `make test` (unit fixtures, then end-to-end tests on the lab). Both install what they
-# need first, so they work on a fresh machine (run as root: the lab uses namespaces).
+# and `make test` (unit fixtures, `make install` from the distribution's Python, then
+# end-to-end tests on the lab). Both install what they need first, into the project
+# virtualenv .venv (a stock Debian/Ubuntu Python refuses `pip install` into itself, PEP 668),
+# so they work on a fresh machine (run as root: the lab uses namespaces). PYTHON is only the
+# interpreter the virtualenv is made from; everything else runs from .venv.
 
 PYTHON ?= python3
-PYINFRA ?= pyinfra
+VENV ?= .venv
+VENV_PYTHON := $(VENV)/bin/python
+PYINFRA := $(VENV)/bin/pyinfra
 RACKS ?= 2
-LAB := $(PYTHON) lab/labctl.py
+LAB := $(VENV_PYTHON) lab/labctl.py
 
-.PHONY: install demo show test unit lab-test lab-up lab-down bench
+.PHONY: install demo show test unit setup-test lab-test lab-up lab-down bench
 
-install:
-	$(PYTHON) -m pip install -q -e '.[test]'
+install: $(VENV)/.installed
+
+$(VENV_PYTHON):
+	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "cannot create $(VENV) with $(PYTHON); on Debian/Ubuntu: apt-get install python3-venv" >&2; \
+	  exit 1; }
+
+# Reinstalled when the package metadata changes; the install is editable, so code changes
+# need no reinstall.
+$(VENV)/.installed: setup.cfg pyproject.toml | $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pip install -q -e '.[test]'
+	touch $@
 
 demo: install lab-up
 	$(PYINFRA) -y inventories/lab.py deploy.py
-	$(PYTHON) lab/show.py
+	$(VENV_PYTHON) lab/show.py
 
-show:
-	$(PYTHON) lab/show.py
+show: install
+	$(VENV_PYTHON) lab/show.py
 
-test: install unit lab-test
+test: install unit setup-test lab-test
 
-unit:
-	$(PYTHON) -m pytest tests/unit lab/standin/tests -q
+unit: install
+	$(VENV_PYTHON) -m pytest tests/unit lab/standin/tests -q
 
-lab-test:
-	$(PYTHON) -m pytest tests/lab -q
+# `make install` itself, in a copy of this tree, from the distribution's /usr/bin/python3.
+setup-test: install
+	$(VENV_PYTHON) -m pytest tests/setup -q
 
-lab-up:
+lab-test: install
+	$(VENV_PYTHON) -m pytest tests/lab -q
+
+lab-up: install
 	$(LAB) up --racks $(RACKS)
 
-lab-down:
+lab-down: install
 	$(LAB) down
 
 # Deploy speed and scale on the lab (bench/README.md): first converge, no-change run and the
@@ -40,4 +59,4 @@ BENCH_RACKS ?= 2,30
 BENCH_RUNS ?= 5
 
 bench: install
-	$(PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)
+	$(VENV_PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)

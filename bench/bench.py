@@ -1,6 +1,6 @@
 """Deploy speed and scale on the lab: how long a deploy holds a change window.
 
-    python3 bench/bench.py [--racks 2,30] [--runs 3] [--ref REV] [--no-readme]
+    .venv/bin/python bench/bench.py [--racks 2,30] [--runs 3] [--ref REV] [--no-readme]
 
 For each rack count and each run, on a fresh lab (``labctl down`` + ``up --racks N``):
 

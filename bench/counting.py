@@ -1,6 +1,6 @@
 """Run the pyinfra CLI with every remote command counted per host.
 
-    python3 bench/counting.py OUT.json -- <pyinfra arguments>
+    .venv/bin/python bench/counting.py OUT.json -- <pyinfra arguments>
 
 Wraps the SSH connector's ``run_shell_command`` / ``put_file`` / ``get_file`` (facts,
 operations and execution-time function commands all go through them), then hands over to

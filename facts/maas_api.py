@@ -37,20 +37,15 @@ def _load_json(output):
     return None
 
 
-def _controller(node: dict, with_services: bool) -> dict:
-    data = {
+def _rack_controller(node: dict) -> dict:
+    return {
         "system_id": node.get("system_id"),
         "hostname": node.get("hostname"),
         "ip_addresses": list(node.get("ip_addresses") or []),
         "version": node.get("version"),
         "node_type": node.get("node_type"),
+        "services": {service.get("name"): service.get("status") for service in node.get("service_set") or []},
     }
-    if with_services:
-        data["services"] = {
-            service.get("name"): service.get("status")
-            for service in node.get("service_set") or []
-        }
-    return data
 
 
 class MaasCliProfiles(FactBase):
@@ -91,23 +86,7 @@ class MaasRackControllers(FactBase):
         data = _load_json(output)
         if not isinstance(data, list):
             return None
-        return [_controller(node, with_services=True) for node in data]
-
-
-class MaasRegionControllers(FactBase):
-    """
-    Region controllers known to the region, through ``profile``: same shape as
-    ``MaasRackControllers`` without ``services``; ``None`` when unavailable.
-    """
-
-    def command(self, profile, maas_cli="maas") -> str:
-        return _cli_command(maas_cli, profile, "region-controllers", "read")
-
-    def process(self, output):
-        data = _load_json(output)
-        if not isinstance(data, list):
-            return None
-        return [_controller(node, with_services=False) for node in data]
+        return [_rack_controller(node) for node in data]
 
 
 class MaasVlans(FactBase):

@@ -1,9 +1,9 @@
-"""HAProxy in front of the MAAS region API: a validated config install and runtime drain.
+"""HAProxy in front of the MAAS region API: the rendered config and its validated install.
 
 Unlike a plain file upload, a new config only goes live after ``haproxy -c`` accepted it
-(the live file is never touched by a rejected one), HAProxy is reloaded (open connections
-survive) only when the content changed, and servers are drained/enabled through the admin
-socket for rolling region restarts.
+(the live file is never touched by a rejected one), and HAProxy is reloaded (open connections
+survive) only when the content changed. Draining regions through the admin socket for rolling
+restarts is in ``operations/maas_rolling.py``.
 """
 
 from __future__ import annotations
@@ -20,11 +20,8 @@ from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, Str
 from pyinfra.facts.files import Sha1File
 from pyinfra.operations.util import files as files_util
 
-from facts.haproxy_runtime import HaproxyServers
-
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
-SERVER_STATES = ("ready", "drain", "maint")
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _DURATION_RE = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
@@ -162,6 +159,25 @@ def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
     and the live config stays untouched), the live file is backed up to
     ``PATH.bak-<timestamp>``, swapped in with ``mv`` and HAProxy reloaded (started when it
     was not running). Noop when the content is already live.
+
+    + content: the whole config file (``render_config`` builds it from the regions)
+    + path: the live config file
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import haproxy
+
+        haproxy.config(
+            name="haproxy.cfg: region API backends",
+            content=haproxy.render_config(
+                backends=[
+                    {"name": "region1", "address": "10.0.0.11", "port": 5240},
+                    {"name": "region2", "address": "10.0.0.12", "port": 5240},
+                ],
+            ),
+        )
     """
     if not content or not content.strip():
         raise OperationValueError(f"haproxy config for {host.name} is empty")
@@ -192,42 +208,3 @@ def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
         )
     yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
     yield "systemctl reload-or-restart haproxy"
-
-
-@operation()
-def server_state(backend: str, server: str, state: str, socket: str = DEFAULT_SOCKET):
-    """Set a backend server's admin state (``ready``, ``drain`` or ``maint``) at runtime.
-
-    Used for rolling region restarts: drain a region, restart it, set it ready again.
-    Goes through the admin socket (``set server B/S state S``), only when
-    :class:`HaproxyServers` shows another state; fails when HAProxy answers with an error
-    (socat itself exits 0 on e.g. ``No such server.``).
-    """
-    if state not in SERVER_STATES:
-        raise OperationValueError(
-            f"haproxy server state for {backend}/{server} on {host.name} must be one of "
-            f"{', '.join(SERVER_STATES)}, got {state!r}",
-        )
-    for label, value in (("backend", backend), ("server", server)):
-        if not _NAME_RE.match(str(value)):
-            raise OperationValueError(
-                f"haproxy {label} name {value!r} on {host.name} is not a valid name",
-            )
-
-    servers = host.get_fact(HaproxyServers, socket=socket) or {}
-    current = (servers.get(backend) or {}).get(server)
-    if current is not None and current.get("admin_state") == state:
-        host.noop(f"haproxy server {backend}/{server} is already in state {state}")
-        return
-
-    request = f"set server {backend}/{server} state {state}"
-    yield StringCommand(
-        "resp=$(echo",
-        QuoteString(request),
-        "| socat stdio",
-        QuoteString(f"UNIX-CONNECT:{socket}"),
-        ") || exit 1;",
-        'if [ -n "$resp" ]; then echo',
-        QuoteString(f'haproxy on {host.name} refused "{request}":'),
-        '"$resp" >&2; exit 1; fi',
-    )

@@ -204,6 +204,26 @@ def vlan_dhcp_ha(
       ``None`` clears the secondary, e.g. while moving DHCP off a rack being removed)
     + dynamic_range: ``{"start_ip": ..., "end_ip": ...}`` created when missing
     + profile, maas_cli: the CLI profile the planning facts read through
+    + use_sudo: read the API key with sudo (when not connected as root)
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_dhcp
+
+        # on the primary region host
+        maas_dhcp.vlan_dhcp_ha(
+            name="DHCP HA on VLAN fabric-0.0",
+            api_url="http://10.0.0.10/MAAS/",
+            admin_username="admin",
+            key_flavour="deb",
+            fabric="fabric-0",
+            vid=0,
+            primary_rack="rack1",
+            secondary_rack="rack2",
+            dynamic_range={"start_ip": "10.0.0.200", "end_ip": "10.0.0.250"},
+        )
     """
     if str(primary_rack) == str(secondary_rack):
         raise OperationValueError(

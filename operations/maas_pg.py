@@ -189,6 +189,24 @@ def role(role: str, password: str, port: int = 5432):
     another scheme than the server's ``password_encryption`` (an md5 verifier left from
     an older PostgreSQL cannot log in through a ``scram-sha-256`` pg_hba line). The
     password only appears masked in pyinfra's output.
+
+    + role: the role name
+    + password: its password (a secret: passed masked)
+    + port: the cluster's port, which picks the cluster on a host with several
+
+    **Example:**
+
+    .. code:: python
+
+        from pyinfra import host
+
+        from operations import maas_pg
+
+        maas_pg.role(
+            name="PostgreSQL role maas",
+            role="maas",
+            password=host.data.maas_db_password,
+        )
     """
     if not _IDENT_RE.match(role or ""):
         raise OperationValueError(
@@ -286,6 +304,23 @@ def server_settings(
     drop-in is put back and the operation fails), then restart the cluster
     (``postgresql@VER-CLUSTER``) if a changed setting has context ``postmaster``, else
     reload.
+
+    + settings: ``{name: value}`` of PostgreSQL settings
+    + port: the cluster's port, which picks the cluster on a host with several
+    + backup_dir, backup_databases: where the ``pg_dump`` taken before a change goes, and of
+      which databases
+    + dropin_name: the drop-in file in ``conf.d``
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_pg
+
+        maas_pg.server_settings(
+            name="PostgreSQL listen_addresses and max_connections",
+            settings={"listen_addresses": "*", "max_connections": 200},
+        )
     """
     if not settings:
         raise OperationValueError(f"postgresql server_settings for {host.name} got no settings")
@@ -496,6 +531,26 @@ def hba_entries(
     replaced in place (every other byte of the file stays). Before a change: backup and
     ``cp -a`` of the file; after: PostgreSQL checks the file (``pg_hba_file_rules``; a
     rejected file is put back and the operation fails), then a reload.
+
+    + entries: the lines to have, as above
+    + port: the cluster's port, which picks the cluster on a host with several
+    + backup_dir, backup_databases: where the ``pg_dump`` taken before a change goes, and of
+      which databases
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_pg
+
+        maas_pg.hba_entries(
+            name="pg_hba: one line per region",
+            entries=[
+                {"type": "host", "database": "maasdb", "user": "maas",
+                 "address": f"{address}/32", "method": "auto"}
+                for address in ("10.0.0.11", "10.0.0.12")
+            ],
+        )
     """
     wanted = _wanted_hba_entries(entries)
 

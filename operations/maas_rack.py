@@ -184,6 +184,21 @@ def register(
     A rack with a ``maas_id`` and the expected secret is left alone; one with a
     ``maas_id`` and another secret belongs to another MAAS and is refused (use the
     move deploy).
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rack
+
+        # on a rack host; region1 holds the shared secret
+        maas_rack.register(
+            name="Register with the regions",
+            flavour="deb",
+            region_urls=["http://10.0.0.11:5240/MAAS", "http://10.0.0.12:5240/MAAS"],
+            secret_host="region1",
+            secret_path="/var/lib/maas/secret",
+        )
     """
     check_flavour(flavour)
     urls = _url_list(region_urls)
@@ -226,6 +241,18 @@ def region_urls(flavour, region_urls):
     + region_urls: every region URL, in order
 
     A plain-string ``maas_url`` (what ``maas init`` writes) is upgraded to the list form.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rack
+
+        maas_rack.region_urls(
+            name="rackd.conf lists every region",
+            flavour="snap",
+            region_urls=["http://10.0.0.11:5240/MAAS", "http://10.0.0.12:5240/MAAS"],
+        )
     """
     check_flavour(flavour)
     urls = _url_list(region_urls)
@@ -320,9 +347,25 @@ def deregister(
     + hostname: the rack's MAAS hostname
     + force: also when it is the only rack able to serve DHCP on a VLAN (DHCP goes off)
     + key_flavour: ``deb``/``snap`` of ``key_host`` (default: detected on the host)
+    + use_sudo: read the API key with sudo (when not connected as root)
 
     Which racks MAAS knows is only visible through the API at execution time; the
     function does nothing when the rack is not listed.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rack
+
+        # on the primary region host
+        maas_rack.deregister(
+            name="Delete rack rack3 through the API",
+            api_url="http://10.0.0.10/MAAS/",
+            key_host="region1",
+            admin_username="admin",
+            hostname="rack3",
+        )
     """
     yield FunctionCommand(
         deregister_rack,
@@ -349,6 +392,15 @@ def remove_software(flavour):
 
     Refuses to remove a region with it: a deb region keeps its secret and node id, and a
     snap in a region mode is not removed.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rack
+
+        # on the rack being removed, after it was deleted from the region
+        maas_rack.remove_software(name="Remove the rack software", flavour="deb")
     """
     check_flavour(flavour)
     install = fact_data(host.get_fact(MaasInstall)) or {}

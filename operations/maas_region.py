@@ -99,6 +99,27 @@ def configure(
     settings (or the run mode) differ and ``maas config`` for the URL and worker count.
     The database password is compared through its digest and passed hidden. Deploys use
     this operation's ``did_change()`` to decide a region restart.
+
+    **Example:**
+
+    .. code:: python
+
+        from pyinfra import host
+
+        from operations import maas_region
+
+        conf = maas_region.configure(
+            name="regiond.conf (database, URL, workers)",
+            flavour="deb",
+            maas_url="http://10.0.0.10/MAAS",
+            database_host="10.0.0.5",
+            database_port=5432,
+            database_name="maasdb",
+            database_user="maas",
+            database_password=host.data.maas_db_password,
+            num_workers=4,
+        )
+        # then restart the region only when conf.did_change()
     """
     check_flavour(flavour)
     try:
@@ -184,6 +205,22 @@ def admin(flavour, username, password, email):
 
     When the region could not answer at planning time (not up yet), the command checks
     again on the host before creating the user, so reruns stay harmless.
+
+    **Example:**
+
+    .. code:: python
+
+        from pyinfra import host
+
+        from operations import maas_region
+
+        maas_region.admin(
+            name="MAAS admin admin",
+            flavour="snap",
+            username="admin",
+            password=host.data.maas_admin_password,
+            email="admin@example.com",
+        )
     """
     check_flavour(flavour)
     exists = fact_data(host.get_fact(MaasAdminUser, username=username, flavour=flavour))
@@ -227,6 +264,20 @@ def cli_profile(flavour, profile, url, username):
 
     The key is piped from ``apikey`` into ``maas login PROFILE URL -`` on the host and
     never appears in the command. Noop when the profile exists with the same URL.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_region
+
+        maas_region.cli_profile(
+            name="maas CLI profile for queries",
+            flavour="deb",
+            profile="maas-ha",
+            url="http://localhost:5240/MAAS/",
+            username="admin",
+        )
     """
     check_flavour(flavour)
     cli = api_cli(flavour)

@@ -69,6 +69,19 @@ def drain_region(server: str, backend: str = DEFAULT_BACKEND, socket: str = DEFA
     Refuses (fails) when the backend has other regions but none of them is UP and ready:
     draining would take the API down. Noop when the region is not in HAProxy (first deploy)
     or already drained or in maintenance.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rolling
+
+        # on each HAProxy host, before region1 restarts
+        maas_rolling.drain_region(
+            name="region1: drain in HAProxy",
+            server="region1",
+            timeout=30,
+        )
     """
     timeout = _check(backend, server, timeout)
     servers = (host.get_fact(HaproxyServers, socket=socket) or {}).get(backend) or {}
@@ -114,6 +127,19 @@ def ready_region(server: str, backend: str = DEFAULT_BACKEND, socket: str = DEFA
       operation fails (and the rolling restart stops before the next region is drained)
 
     Noop when the region is not in HAProxy, or already ready and UP.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rolling
+
+        # on each HAProxy host, once region1 answers its API again
+        maas_rolling.ready_region(
+            name="region1: back into HAProxy",
+            server="region1",
+            timeout=120,
+        )
     """
     timeout = _check(backend, server, timeout)
     servers = (host.get_fact(HaproxyServers, socket=socket) or {}).get(backend) or {}
@@ -150,6 +176,19 @@ def wait_for_region_api(flavour: str, timeout: int = 120, url: str = LOCAL_API):
     + url: the region's local API root
 
     Always runs when called: deploys call it only after a restart.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rolling
+
+        # on the region, right after its restart
+        maas_rolling.wait_for_region_api(
+            name="wait for the region API",
+            flavour="deb",
+            timeout=120,
+        )
     """
     if flavour not in REGION_UNITS:
         raise OperationValueError(f"{host.name}: MAAS flavour {flavour!r} is not one of deb, snap")
@@ -188,6 +227,19 @@ def admin_socket_private(socket: str = DEFAULT_SOCKET):
     a seamless reload inherits the socket of the process before it, so the socket made by
     the package's first start (Debian: ``root:haproxy 660``) would stay group-accessible.
     Noop when the socket is absent (HAProxy not running) or already private.
+
+    + socket: path of HAProxy's admin socket (``stats socket`` in the config)
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_rolling
+
+        maas_rolling.admin_socket_private(
+            name="HAProxy admin socket root-only",
+            socket="/run/haproxy/admin.sock",
+        )
     """
     current = host.get_fact(Socket, path=socket)
     if current is False:

@@ -13,7 +13,19 @@ from pyinfra.api import operation
 
 @operation(is_idempotent=True)
 def barrier(phase: str):
-    """Every host reaches `phase` before any host goes past it (no commands)."""
+    """Every host reaches `phase` before any host goes past it (no commands).
+
+    + phase: the phase's name; every host that calls the barrier must use the same name
+
+    **Example:**
+
+    .. code:: python
+
+        from operations.phases import barrier
+
+        # in deploy.py, called on every host taking part
+        barrier(name="Phase: database ready", phase="database ready")
+    """
     host.noop(f"phase reached: {phase}")
     return
     yield  # pragma: no cover - makes this a generator, as pyinfra requires

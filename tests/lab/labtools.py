@@ -111,7 +111,9 @@ class Lab:
         artefact. -vvv also prints every command's input and output, and every fact's output.
 
         `on_line(line)` sees each output line as it comes (to inject a fault mid-run)."""
-        command = ["pyinfra", "-y", verbosity, "inventories/lab.py", deploy_file, *args]
+        # pyinfra of the interpreter running the tests (the project virtualenv under `make`),
+        # not whichever `pyinfra` is first on PATH.
+        command = [sys.executable, "-m", "pyinfra", "-y", verbosity, "inventories/lab.py", deploy_file, *args]
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True,

@@ -1,10 +1,15 @@
 """The guards that need facts from several hosts: each refuses, naming host and setting,
 before pyinfra executes anything. Facts are served from a table instead of hosts."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from config import SettingError
 from deploys import topology as topo_module
+
+REPO = Path(__file__).resolve().parents[2]
 
 BARE = {"flavour": None, "flavours": [], "version": None, "series": None,
         "package_version": None, "mode": "none", "snap_channel": None}
@@ -107,6 +112,8 @@ def test_rack_registered_elsewhere_is_refused(inventory_factory, facts):
         build(inventory_factory())
     assert str(error.value).startswith("host k1: setting `group maas_rack`: rack is already "
                                        "registered (maas_id xyz789) to another MAAS")
+    moved_with = re.search(r"move it with (\S+)", str(error.value)).group(1)
+    assert (REPO / moved_with).is_file(), f"the refusal points at {moved_with}, which does not exist"
 
 
 def test_rack_registered_here_is_accepted(inventory_factory, facts):

@@ -2,8 +2,8 @@
 
 Dispatch by (HTTP method, op) as MAAS's piston handlers do, OAuth 1.0 PLAINTEXT
 (and HMAC-SHA1) checks with MAAS's error statuses and bodies, the describe document
-the `maas` CLI builds its commands from, and the stand-in rack RPC under /MAAS/rpc/
-(interface doc §4, §5; README.md "RPC").
+the `maas` CLI builds its commands from, the stand-in rack RPC under /MAAS/rpc/
+(interface doc §4, §5; README.md "RPC") and /MAAS/accounts/authenticate/.
 """
 import base64
 import email
@@ -18,14 +18,15 @@ import time
 from collections import Counter
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from . import model, rpcauth
+from . import db, model, rpcauth
 from .model import API, fetch, fetch_one
 
 log = logging.getLogger("maas.regiond")
 
-CAPABILITIES = ["networks-management", "static-ipaddresses", "ipv6-deployment-ubuntu", "devices-management",
-                "storage-deployment-ubuntu", "network-deployment-ubuntu", "bridging-interface-ubuntu",
-                "bridging-automatic-ubuntu", "authenticate-api"]
+# MAAS also announces static-ipaddresses, devices-management and the *-deployment-ubuntu /
+# bridging-* ones; the stand-in has no machines, devices or ipaddresses/ to serve them with,
+# so it announces only what it serves: fabrics/VLANs/subnets/IP ranges and accounts/authenticate/.
+CAPABILITIES = ["networks-management", "authenticate-api"]
 OAUTH_REQUIRED = ("oauth_consumer_key", "oauth_token", "oauth_signature", "oauth_signature_method",
                   "oauth_timestamp", "oauth_nonce")
 TIMESTAMP_THRESHOLD = 300
@@ -194,6 +195,52 @@ def users_read(ctx, req, cur):
 
 def users_whoami(ctx, req, cur):
     return model.user_obj(req.user)
+
+
+def user_read(ctx, req, cur, username):
+    user = fetch_one(cur, "SELECT * FROM auth_user WHERE username = %s", (username,))
+    if user is None:
+        raise not_found("User")
+    return model.user_obj(user)
+
+
+def zones_read(ctx, req, cur):
+    return [model.ZONE]
+
+
+def zone_read(ctx, req, cur, name):
+    if name != model.ZONE["name"]:
+        raise not_found("Zone")
+    return model.ZONE
+
+
+def domains_read(ctx, req, cur):
+    return [model.DOMAIN]
+
+
+def domain_read(ctx, req, cur, id):
+    """By id or name, as MAAS's get_domain_or_404 takes either."""
+    if id not in (str(model.DOMAIN["id"]), model.DOMAIN["name"]):
+        raise not_found("Domain")
+    return model.DOMAIN
+
+
+def _interfaces(cur, system_id):
+    node = fetch_one(cur, "SELECT * FROM maasserver_node WHERE system_id = %s", (system_id,))
+    if node is None:
+        raise not_found("Node")
+    return model.interface_objs(cur, node)
+
+
+def interfaces_read(ctx, req, cur, system_id):
+    return _interfaces(cur, system_id)
+
+
+def interface_read(ctx, req, cur, system_id, id):
+    for interface in _interfaces(cur, system_id):
+        if str(interface["id"]) == id:
+            return interface
+    raise not_found("Interface")
 
 
 def _filter_nodes(cur, req, types):
@@ -575,6 +622,27 @@ RESOURCES = [
         Action("read", "GET", users_read, "List users."),
         Action("whoami", "GET", users_whoami, "Returns the currently logged in user.", op="whoami"),
     ]),
+    Resource("UserHandler", "users/{username}/", "Manage a user account.", [
+        Action("read", "GET", user_read, "Retrieve user details."),
+    ]),
+    Resource("ZonesHandler", "zones/", "Manage physical zones.", [
+        Action("read", "GET", zones_read, "List zones."),
+    ]),
+    Resource("ZoneHandler", "zones/{name}/", "Manage a physical zone.", [
+        Action("read", "GET", zone_read, "Returns a named zone."),
+    ]),
+    Resource("DomainsHandler", "domains/", "Manage domains.", [
+        Action("read", "GET", domains_read, "List all domains."),
+    ]),
+    Resource("DomainHandler", "domains/{id}/", "Manage domain.", [
+        Action("read", "GET", domain_read, "Read a domain with the given id."),
+    ]),
+    Resource("InterfacesHandler", "nodes/{system_id}/interfaces/", "Manage interfaces on a node.", [
+        Action("read", "GET", interfaces_read, "List interfaces\n\nList all interfaces belonging to a node."),
+    ]),
+    Resource("InterfaceHandler", "nodes/{system_id}/interfaces/{id}/", "Manage a node's interface.", [
+        Action("read", "GET", interface_read, "Read an interface."),
+    ]),
     Resource("RackControllersHandler", "rackcontrollers/", "Manage the collection of all rack controllers in MAAS.", [
         Action("read", "GET", racks_read, "List Nodes visible to the user, optionally filtered by criteria.\n\n"
                ":param hostname: An optional hostname. Only nodes relating to the node with the matching "
@@ -721,6 +789,39 @@ def handle_api(ctx, conn, req):
     if action.status == 204:
         return 204, b"", TEXT, headers
     return 200, dumps(result).encode(), JSON, headers
+
+
+# --- accounts/authenticate/ (the `authenticate-api` capability) ---------------------
+
+GENERIC_CONSUMER = "MAAS consumer"
+HTML = "text/html; charset=utf-8"
+
+
+def handle_accounts(ctx, conn, req):
+    """A username and password exchanged for an API key, as MAAS's views/account.py
+    `authenticate` (anonymous, POST only): the user's first key, or the first named
+    `consumer`; a new one when there is none. Wrong credentials: 403, empty body."""
+    if req.path != "/MAAS/accounts/authenticate/":
+        return 404, b"Not Found", TEXT, {}
+    if req.method != "POST":
+        return 405, b"", HTML, {"Allow": "POST"}
+    field = lambda name: req.form[name][-1] if req.form.get(name) else None  # noqa: E731
+    consumer = field("consumer")
+    with conn.cursor() as cur:
+        user = fetch_one(cur, "SELECT * FROM auth_user WHERE username = %s", (field("username") or "",))
+        if user is None or not db.check_password(user["password"], field("password") or ""):
+            conn.rollback()
+            return 403, b"", HTML, {}
+        keys = [(name, key) for name, key in db.user_tokens(cur, user["id"]) if consumer in (None, name)]
+        if keys:
+            name, key = keys[0]
+        else:
+            name = GENERIC_CONSUMER if consumer is None else consumer
+            key = db.create_token(cur, user["id"], name)
+    conn.commit()
+    consumer_key, token_key, token_secret = key.split(":")
+    body = {"consumer_key": consumer_key, "name": name, "token_key": token_key, "token_secret": token_secret}
+    return 200, json.dumps(body).encode(), "application/json", {}
 
 
 # --- rack RPC (stand-in for the AMP protocol on ports 5250+) ------------------------

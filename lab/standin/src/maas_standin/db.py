@@ -3,7 +3,9 @@
 All region state lives in the database named in regiond.conf, so several regions
 on one database see the same controllers, users, networks and secret.
 """
+import base64
 import hashlib
+import hmac
 import os
 import secrets
 import string
@@ -200,8 +202,19 @@ def random_key(n):
 def hash_password(password):
     salt = secrets.token_hex(8)
     digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 100000)
-    import base64
     return "pbkdf2_sha256$100000$%s$%s" % (salt, base64.b64encode(digest).decode())
+
+
+def check_password(encoded, password):
+    """Whether `password` matches a hash_password() value."""
+    try:
+        algorithm, iterations, salt, digest = encoded.split("$")
+    except ValueError:
+        return False
+    if algorithm != "pbkdf2_sha256":
+        return False
+    mine = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), int(iterations))
+    return hmac.compare_digest(base64.b64encode(mine).decode(), digest)
 
 
 def create_user(cur, username, email, password, superuser=True):

@@ -133,6 +133,8 @@ def make_handler(region):
                         status, payload, ctype, headers = api.handle_rpc(region, conn, req)
                     elif req.path.startswith("/MAAS/api/"):
                         status, payload, ctype, headers = api.handle_api(region, conn, req)
+                    elif req.path.startswith("/MAAS/accounts/"):
+                        status, payload, ctype, headers = api.handle_accounts(region, conn, req)
                     else:
                         status, payload, ctype = 404, b"Not Found", api.TEXT
                     region.checkin(conn)
