@@ -72,3 +72,23 @@ def test_ready_region_keeps_the_host_name_a_word(tmp_path):
 def test_server_names_outside_the_allow_list_are_refused(operation, server):
     with pytest.raises(Exception, match="is not a valid name"):
         commands(operation, StubHost("lb1"), server=server)
+
+
+@pytest.mark.parametrize("server", ["r1\n", "r1;id", "-r1"])
+def test_haproxy_server_state_refuses_names_outside_the_allow_list(server):
+    from operations import haproxy
+
+    with pytest.raises(Exception, match="is not a valid name"):
+        commands(haproxy.server_state, StubHost("lb1"), backend="maas_regions", server=server, state="drain")
+
+
+@pytest.mark.parametrize("channel", ["3.5/stable", "latest/edge", "stable", "3.5/stable/hotfix-1", "3.5+x_y/beta"])
+def test_a_valid_snap_channel_quotes_to_itself(channel):
+    """The install steps quote the channel; pyinfra compares it with the installed one, so
+    quoting must leave every channel the allow-list takes unchanged (else: a refresh each run)."""
+    import shlex
+
+    import config
+
+    config.CHECKS["maas_snap_channel"](channel)
+    assert shlex.quote(channel) == channel
