@@ -44,14 +44,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_region_restart_timeout": (120, "seconds a restarted region may take to answer its API "
                                     "and be UP in HAProxy before the rolling restart stops"),
     "maas_dhcp_vlans": ([], "DHCP HA: list of {fabric, vid, primary_rack, secondary_rack, "
-                        "dynamic_range: {start, end}} (racks by inventory name)"),
+                        "dynamic_range: {start, end}, subnet} (racks by inventory name; the range "
+                        "must lie in `subnet`, a CIDR, or else in the racks' /24 or /64)"),
     # PostgreSQL
     "maas_db_name": ("maasdb", "MAAS database"),
     "maas_db_user": ("maas", "MAAS database role"),
     "maas_db_password": (None, "password of that role (required, secret)"),
     "maas_db_port": (5432, "PostgreSQL port"),
     "maas_pg_max_connections": (None, "PostgreSQL max_connections; default: the connection "
-                                "budget (see below); a value below the budget is refused"),
+                                "budget (see below); a value below the budget or above 10000 is refused"),
     "maas_pg_connections_per_worker": (11, "DB connections one regiond worker may hold"),
     "maas_pg_min_connections_per_region": (40, "DB connections every region may need under load"),
     "maas_pg_connection_headroom": (20, "connections kept free for admin tools and backups"),
