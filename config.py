@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,14 +44,15 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_region_restart_timeout": (120, "seconds a restarted region may take to answer its API "
                                     "and be UP in HAProxy before the rolling restart stops"),
     "maas_dhcp_vlans": ([], "DHCP HA: list of {fabric, vid, primary_rack, secondary_rack, "
-                        "dynamic_range: {start, end}} (racks by inventory name)"),
+                        "dynamic_range: {start, end}, subnet} (racks by inventory name; the range "
+                        "must lie in `subnet`, a CIDR, or else in the racks' /24 or /64)"),
     # PostgreSQL
     "maas_db_name": ("maasdb", "MAAS database"),
     "maas_db_user": ("maas", "MAAS database role"),
     "maas_db_password": (None, "password of that role (required, secret)"),
     "maas_db_port": (5432, "PostgreSQL port"),
     "maas_pg_max_connections": (None, "PostgreSQL max_connections; default: the connection "
-                                "budget (see below); a value below the budget is refused"),
+                                "budget (see below); a value below the budget or above 10000 is refused"),
     "maas_pg_connections_per_worker": (11, "DB connections one regiond worker may hold"),
     "maas_pg_min_connections_per_region": (40, "DB connections every region may need under load"),
     "maas_pg_connection_headroom": (20, "connections kept free for admin tools and backups"),
@@ -98,9 +100,20 @@ def address_of(host) -> str:
     value = host.data.get("maas_address") or host.data.get("ssh_hostname") or host.name
     setting = "maas_address" if host.data.get("maas_address") else "maas_address (or ssh_hostname)"
     try:
-        return str(ipaddress.ip_address(str(value)))
-    except ValueError:
-        raise SettingError(host.name, setting, f"{value!r} is not an IP address") from None
+        return str(reachable_address(value))
+    except ValueError as error:
+        raise SettingError(host.name, setting, str(error)) from None
+
+
+def host_network(host) -> str:
+    """``host``'s address as a one-address network: ``10.0.0.5/32``, ``fd00::5/128`` (pg_hba)."""
+    address = ipaddress.ip_address(address_of(host))
+    return f"{address}/{address.max_prefixlen}"
+
+
+def url_host(address: str) -> str:
+    """An address as the host part of a URL: IPv6 in brackets (``http://[fd00::5]:5240``)."""
+    return f"[{address}]" if ":" in address else address
 
 
 def hosts_of(inventory, group: str) -> list:
@@ -109,7 +122,7 @@ def hosts_of(inventory, group: str) -> list:
 
 
 def region_url(host) -> str:
-    return f"http://{address_of(host)}:{get(host, 'maas_region_port')}/MAAS"
+    return f"http://{url_host(address_of(host))}:{get(host, 'maas_region_port')}/MAAS"
 
 
 def snap_channel(host) -> str:
@@ -125,7 +138,7 @@ def maas_url(inventory, host) -> str:
     if lbs:
         port = get(lbs[0], "maas_haproxy_frontend_port")
         suffix = "" if int(port) == 80 else f":{port}"
-        return f"http://{address_of(lbs[0])}{suffix}/MAAS"
+        return f"http://{url_host(address_of(lbs[0]))}{suffix}/MAAS"
     return region_url(hosts_of(inventory, GROUP_REGION)[0])
 
 
@@ -157,44 +170,208 @@ def connection_budget(workers_by_region: dict[str, int], per_worker: int,
 
 
 # --- validation -------------------------------------------------------------------------
+#
+# Every setting has a check in CHECKS: an allow-list (type, then pattern or range), never a
+# list of forbidden characters. A value passes whole (``re.fullmatch``: no trailing newline
+# slips through) or the run stops before any host is asked anything, naming the host and the
+# setting. The values that pass hold nothing a shell, an HAProxy or PostgreSQL config line or a
+# URL would read as syntax; where they land they are quoted all the same.
 
-_SERIES = re.compile(r"^\d+\.\d+$")
+MAX_PG_CONNECTIONS = 10000  # PostgreSQL takes up to 262143; each connection is a process
+MAX_TIMEOUT = 86400  # seconds: a day
+
+# pieces of the patterns below
+_DNS_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+_IP_CHARS = re.compile(r"[0-9A-Fa-f:.]{2,45}")  # no zone (%eth0), no spaces, nothing else
+_PATH = re.compile(r"(?:/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,254})+/?")
+_INVENTORY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,252}")
+_URL = re.compile(r"(?:http|https)://(?P<host>\[[0-9A-Fa-f:.]{2,45}\]|" + _DNS_NAME + r")"
+                  r"(?::(?P<port>[0-9]{1,5}))?/MAAS/?")
 
 
-def _int_in(host, name, low, high=None):
-    value = host.data.get(name)
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingError(host.name, name, f"must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise SettingError(host.name, name, f"must be {bound}, got {value}")
+def _integer(low: int, high: int):
+    def check(value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be an integer, got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+    return check
 
 
-def _ip(host, name, value):
+def _text(pattern: str, what: str):
+    """A string matching ``pattern`` whole (``what`` says what that is, for the error)."""
+    regex = re.compile(pattern)
+
+    def check(value):
+        if not isinstance(value, str) or not regex.fullmatch(value):
+            raise ValueError(f"must be {what}, got {value!r}")
+    return check
+
+
+def _one_of(*choices):
+    def check(value):
+        if value not in choices:
+            raise ValueError(f"must be {' or '.join(f'`{c}`' for c in choices)}, got {value!r}")
+    return check
+
+
+def _secret(value) -> None:
+    """Any printable text: quotes, ``$``, spaces, ``#``, a leading ``-`` are valid in a
+    password (it is passed hidden and quoted). Control characters and line breaks are not,
+    and the value is never repeated in the error."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value):
+        raise ValueError("holds a control character or a line break (value not shown)")
+
+
+def reachable_address(value) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``value`` as an IP address other hosts can reach this host at, else ValueError."""
+    if not isinstance(value, str) or not _IP_CHARS.fullmatch(value):
+        raise ValueError(f"{value!r} is not an IP address")
     try:
-        return ipaddress.ip_address(str(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
-        raise SettingError(host.name, name, f"{value!r} is not an IP address") from None
+        raise ValueError(f"{value!r} is not an IP address") from None
+    for unusable, kind in (("is_unspecified", "the unspecified address"), ("is_loopback", "a loopback address"),
+                           ("is_multicast", "a multicast address"), ("is_link_local", "a link-local address"),
+                           ("is_reserved", "a reserved address")):
+        if getattr(address, unusable):
+            raise ValueError(f"{value} is {kind}: other hosts cannot reach this host there")
+    if address.version == 6 and address.ipv4_mapped:
+        raise ValueError(f"{value} is an IPv4-mapped address: write it as {address.ipv4_mapped}")
+    return address
+
+
+def _address(value) -> None:
+    reachable_address(value)
+
+
+def _url(value) -> None:
+    """``http(s)://HOST[:PORT]/MAAS``: HOST a DNS name, an IPv4 address or ``[IPv6]``."""
+    what = "a URL like http://HOST[:PORT]/MAAS (IPv6 in brackets)"
+    match = _URL.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"must be {what}, got {value!r}")
+    host, port = match["host"], match["port"]
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ValueError(f"must be {what}, got {value!r}: port {port} is not a TCP port")
+    if host.startswith("[") or re.fullmatch(r"[0-9.]+", host):
+        literal = host.strip("[]")
+        try:
+            address = reachable_address(literal)
+        except ValueError as error:
+            raise ValueError(f"must be {what}, got {value!r}: {error}") from None
+        if host.startswith("[") != (address.version == 6):
+            raise ValueError(f"must be {what}, got {value!r}")
+
+
+def _listen_addresses(value) -> None:
+    """PostgreSQL's ``listen_addresses``: ``*``, or addresses and host names, comma-separated
+    (a string or a list)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ValueError(f"must be `*` or a comma-separated list of addresses and host names, got {value!r}")
+    for item in items:
+        word = item.strip(" ") if isinstance(item, str) else item
+        if word == "*" or (isinstance(word, str) and re.fullmatch(_DNS_NAME, word)):
+            continue
+        try:
+            if not isinstance(word, str) or not _IP_CHARS.fullmatch(word):
+                raise ValueError
+            ipaddress.ip_address(word)
+        except ValueError:
+            raise ValueError(f"{item!r} is not `*`, an IP address or a host name (in {value!r})") from None
+
+
+def _absolute_path(value) -> None:
+    """An absolute path of plain names: no ``.``/``..``, no empty part, no spaces or quotes."""
+    parts = value.rstrip("/").split("/")[1:] if isinstance(value, str) else []
+    if not isinstance(value, str) or not _PATH.fullmatch(value) or any(p in (".", "..") for p in parts):
+        raise ValueError(f"must be an absolute path of letters, digits and . _ @ + - "
+                         f"(no . or .. parts), got {value!r}")
+
+
+def _inventory_name(value) -> None:
+    if not isinstance(value, str) or not _INVENTORY_NAME.fullmatch(value):
+        raise ValueError(f"must be an inventory host name, got {value!r}")
+
+
+def _vlans(value) -> None:
+    """The shape of ``maas_dhcp_vlans``; each entry is checked in ``validate_dhcp_vlans``."""
+    if not isinstance(value, list):
+        raise ValueError("must be a list of VLAN mappings")
+
+
+_IDENTIFIER = (r"[A-Za-z_][A-Za-z0-9_]{0,62}", "a plain identifier (letters, digits, _; at most 63)")
+_NAME = (r"[A-Za-z_][A-Za-z0-9_.-]{0,62}", "a plain identifier (letters, digits, _ . -; at most 63)")
+_DURATION = (r"[0-9]{1,9}(?:us|ms|s|m|h|d)?", "an HAProxy duration like 2s or 500ms")
+
+# setting -> its check; tests/unit/test_setting_allow_lists.py fails for a setting without one
+CHECKS = {
+    "maas_flavour": _one_of("deb", "snap"),
+    "maas_version": _text(r"[0-9]{1,3}\.[0-9]{1,3}", "a MAAS series like `3.5` (a string)"),
+    "maas_snap_channel": _text(
+        r"(?:[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}/)?(?:stable|candidate|beta|edge)(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,63})?",
+        "a snap channel like `3.5/stable` ([track/]risk[/branch])"),
+    "maas_deb_version": _text(r"(?:[0-9]{1,5}:)?[0-9][A-Za-z0-9.+~-]{0,127}",
+                              "a Debian version like `1:3.5.13-0ubuntu1`"),
+    "maas_address": _address,
+    "maas_url": _url,
+    "maas_region_port": _integer(1, 65535),
+    "maas_num_workers": _integer(1, MAX_WORKERS),
+    "maas_admin_username": _text(*_NAME),
+    "maas_admin_password": _secret,
+    "maas_admin_email": _text(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,63}@" + _DNS_NAME,
+                              "an email address like admin@example.com"),
+    "maas_cli_profile": _text(*_NAME),
+    "maas_rack_register_timeout": _integer(1, MAX_TIMEOUT),
+    "maas_region_restart_timeout": _integer(1, MAX_TIMEOUT),
+    "maas_dhcp_vlans": _vlans,
+    "maas_db_name": _text(*_IDENTIFIER),
+    "maas_db_user": _text(*_IDENTIFIER),
+    "maas_db_password": _secret,
+    "maas_db_port": _integer(1, 65535),
+    "maas_pg_max_connections": _integer(1, MAX_PG_CONNECTIONS),
+    "maas_pg_connections_per_worker": _integer(1, 100),
+    "maas_pg_min_connections_per_region": _integer(1, 1000),
+    "maas_pg_connection_headroom": _integer(0, 1000),
+    "maas_pg_listen_addresses": _listen_addresses,
+    "maas_pg_backup_dir": _absolute_path,
+    "maas_haproxy_frontend_port": _integer(1, 65535),
+    "maas_haproxy_maxconn": _integer(1, 1000000),
+    "maas_haproxy_check_inter": _text(*_DURATION),
+    "maas_haproxy_check_fall": _integer(1, 1000),
+    "maas_haproxy_check_rise": _integer(1, 1000),
+    "maas_haproxy_timeout_connect": _text(*_DURATION),
+    "maas_haproxy_timeout_client": _text(*_DURATION),
+    "maas_haproxy_timeout_server": _text(*_DURATION),
+    "maas_haproxy_admin_socket": _absolute_path,
+    "maas_haproxy_drain_timeout": _integer(0, MAX_TIMEOUT),
+    # given with --data to move_rack.py / remove_rack.py
+    "maas_move_rack": _inventory_name,
+    "maas_remove_rack": _inventory_name,
+    "maas_dhcp_move_to": _inventory_name,
+}
+
+
+def check_setting(host, name: str, value) -> None:
+    """Refuse ``value`` for setting ``name`` on ``host`` unless its check accepts it."""
+    try:
+        CHECKS[name](value)
+    except ValueError as error:
+        raise SettingError(host.name, name, str(error)) from None
+
+
+def check_inventory_name(host) -> None:
+    """Inventory names become HAProxy server names and appear in shell commands and logs."""
+    if not _INVENTORY_NAME.fullmatch(host.name):
+        raise SettingError(repr(host.name), "inventory name", "may hold only letters, digits and "
+                           ". _ : - (starting with a letter or digit), at most 253 characters")
 
 
 def validate_host(inventory, host) -> None:
-    """Checks that need only this host's data."""
-    flavour = get(host, "maas_flavour")
-    if flavour not in ("deb", "snap"):
-        raise SettingError(host.name, "maas_flavour", f"must be `deb` or `snap`, got {flavour!r}")
-    series = str(get(host, "maas_version"))
-    if not _SERIES.match(series):
-        raise SettingError(host.name, "maas_version", f"must look like `3.5`, got {series!r}")
-    address_of(host)
-    _int_in(host, "maas_num_workers", 1, MAX_WORKERS)
-    _int_in(host, "maas_db_port", 1, 65535)
-    _int_in(host, "maas_haproxy_frontend_port", 1, 65535)
-    _int_in(host, "maas_pg_max_connections", 1)
-    _int_in(host, "maas_rack_register_timeout", 1)
-    _int_in(host, "maas_region_restart_timeout", 1)
-    _int_in(host, "maas_haproxy_drain_timeout", 0)
+    """Checks that need only this host's data (and, for DHCP, the racks' addresses)."""
     is_region = host in hosts_of(inventory, GROUP_REGION)
     required = {"maas_db_password": is_region or host in hosts_of(inventory, GROUP_POSTGRES),
                 "maas_admin_password": is_region}
@@ -202,75 +379,119 @@ def validate_host(inventory, host) -> None:
         value = host.data.get(name)
         if needed and (not isinstance(value, str) or not value.strip()):
             raise SettingError(host.name, name, "is required (a non-empty string)")
-    if is_region and host in hosts_of(inventory, GROUP_RACK) and flavour == "snap":
+    for name in CHECKS:
+        value = host.data.get(name)
+        if value is not None:
+            check_setting(host, name, value)
+    address_of(host)
+    if is_region and host in hosts_of(inventory, GROUP_RACK) and get(host, "maas_flavour") == "snap":
         raise SettingError(host.name, "maas_flavour", "a snap host in both maas_region and "
                            "maas_rack (region+rack) is not supported; use deb or separate hosts")
-    for name in ("maas_db_name", "maas_db_user", "maas_admin_username", "maas_cli_profile"):
-        value = get(host, name)
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.-]*$", value):
-            raise SettingError(host.name, name, f"must be a plain identifier, got {value!r}")
-    if host in hosts_of(inventory, GROUP_REGION) or host in hosts_of(inventory, GROUP_RACK):
-        url = host.data.get("maas_url")
-        if url is not None and not re.match(r"^https?://[^/\s]+/MAAS/?$", str(url)):
-            raise SettingError(host.name, "maas_url", f"must look like http://HOST[:PORT]/MAAS, got {url!r}")
-    if host in hosts_of(inventory, GROUP_HAPROXY):
-        validate_haproxy(host)
     validate_dhcp_vlans(inventory, host)
 
 
-_DURATION = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
+_VLAN_KEYS = {"fabric", "vid", "primary_rack", "secondary_rack", "dynamic_range", "subnet"}
+_FABRIC = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
+_CIDR = re.compile(r"[0-9A-Fa-f:.]{2,45}/[0-9]{1,3}")
+# Without a declared subnet, a DHCP range must lie in the network the racks' addresses are
+# in; their prefix is not known before connecting, so the usual one is assumed.
+_ASSUMED_PREFIX = {4: 24, 6: 64}
 
 
-def validate_haproxy(host) -> None:
-    """HAProxy tunables, checked here so a bad one never reaches a host's config."""
-    for name in ("maas_haproxy_maxconn", "maas_haproxy_check_fall", "maas_haproxy_check_rise"):
-        _int_in(host, name, 1)
-    for name in ("maas_haproxy_check_inter", "maas_haproxy_timeout_connect",
-                 "maas_haproxy_timeout_client", "maas_haproxy_timeout_server"):
-        value = get(host, name)
-        if not isinstance(value, str) or not _DURATION.match(value):
-            raise SettingError(host.name, name, f"must be an HAProxy duration like 2s or 500ms, got {value!r}")
-    socket = get(host, "maas_haproxy_admin_socket")
-    if not isinstance(socket, str) or not socket.startswith("/"):
-        raise SettingError(host.name, "maas_haproxy_admin_socket", f"must be an absolute path, got {socket!r}")
+def _range_address(host, setting, value):
+    if not isinstance(value, str) or not _IP_CHARS.fullmatch(value):
+        raise SettingError(host.name, setting, f"{value!r} is not an IP address")
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise SettingError(host.name, setting, f"{value!r} is not an IP address") from None
+
+
+def _declared_subnet(host, setting, value):
+    try:
+        if not isinstance(value, str) or not _CIDR.fullmatch(value):
+            raise ValueError
+        return ipaddress.ip_network(value)  # strict: 10.0.0.1/24 is refused
+    except ValueError:
+        raise SettingError(host.name, setting, f"must be a network like 10.0.0.0/24 (no host bits set), "
+                           f"got {value!r}") from None
 
 
 def validate_dhcp_vlans(inventory, host) -> None:
+    """Each VLAN: fabric, vid, two racks of the inventory, a dynamic range that lies in the
+    VLAN's subnet (declared, else the racks' network) and leases no inventory host's address."""
     vlans = get(host, "maas_dhcp_vlans")
-    if not isinstance(vlans, list):
-        raise SettingError(host.name, "maas_dhcp_vlans", "must be a list of VLAN mappings")
-    rack_names = {rack.name for rack in hosts_of(inventory, GROUP_RACK)}
+    check_setting(host, "maas_dhcp_vlans", vlans)
+    racks = {rack.name: rack for rack in hosts_of(inventory, GROUP_RACK)}
     for index, vlan in enumerate(vlans):
         name = f"maas_dhcp_vlans[{index}]"
         if not isinstance(vlan, dict):
             raise SettingError(host.name, name, "must be a mapping")
-        unknown = set(vlan) - {"fabric", "vid", "primary_rack", "secondary_rack", "dynamic_range"}
+        unknown = set(vlan) - _VLAN_KEYS
         if unknown:
-            raise SettingError(host.name, name, f"unknown keys {sorted(unknown)}")
-        if not isinstance(vlan.get("fabric"), (str, int)) or isinstance(vlan.get("fabric"), bool):
-            raise SettingError(host.name, f"{name}.fabric", "is required (fabric name or id)")
+            raise SettingError(host.name, name, f"unknown keys {sorted(map(str, unknown))}")
+        fabric = vlan.get("fabric")
+        if isinstance(fabric, bool) or not (
+                (isinstance(fabric, int) and fabric >= 0) or (isinstance(fabric, str) and _FABRIC.fullmatch(fabric))):
+            raise SettingError(host.name, f"{name}.fabric", f"is required: a fabric name or id, got {fabric!r}")
         vid = vlan.get("vid", 0)
         if isinstance(vid, bool) or not isinstance(vid, int) or not 0 <= vid <= 4094:
             raise SettingError(host.name, f"{name}.vid", f"must be 0..4094, got {vid!r}")
         for key in ("primary_rack", "secondary_rack"):
-            if vlan.get(key) not in rack_names:
+            if not isinstance(vlan.get(key), str) or vlan.get(key) not in racks:
                 raise SettingError(host.name, f"{name}.{key}",
                                    f"{vlan.get(key)!r} is not a host of group {GROUP_RACK}")
         if vlan["primary_rack"] == vlan["secondary_rack"]:
             raise SettingError(host.name, f"{name}.secondary_rack",
                                "must be a different rack from primary_rack")
+        subnet = vlan.get("subnet")
+        if subnet is not None or "subnet" in vlan:
+            subnet = _declared_subnet(host, f"{name}.subnet", subnet)
         dynamic = vlan.get("dynamic_range")
         if dynamic is not None:
-            if not isinstance(dynamic, dict) or set(dynamic) != {"start", "end"}:
-                raise SettingError(host.name, f"{name}.dynamic_range", "must be {start, end}")
-            start = _ip(host, f"{name}.dynamic_range.start", dynamic["start"])
-            end = _ip(host, f"{name}.dynamic_range.end", dynamic["end"])
-            if start > end:
-                raise SettingError(host.name, f"{name}.dynamic_range", "start is after end")
+            _check_dynamic_range(inventory, host, f"{name}.dynamic_range", dynamic, subnet,
+                                 racks[vlan["primary_rack"]])
+
+
+def _check_dynamic_range(inventory, host, setting, dynamic, subnet, primary_rack) -> None:
+    if not isinstance(dynamic, dict) or set(dynamic) != {"start", "end"}:
+        raise SettingError(host.name, setting, "must be {start, end}")
+    start = _range_address(host, f"{setting}.start", dynamic["start"])
+    end = _range_address(host, f"{setting}.end", dynamic["end"])
+    if start.version != end.version:
+        raise SettingError(host.name, setting, f"start {start} and end {end} are not of one address family")
+    if start > end:
+        raise SettingError(host.name, setting, "start is after end")
+    shown = f"{start}-{end}"
+    if subnet is None:
+        rack_address = ipaddress.ip_address(address_of(primary_rack))
+        network = ipaddress.ip_network(f"{rack_address}/{_ASSUMED_PREFIX[rack_address.version]}", strict=False)
+        if start.version != network.version or start not in network or end not in network:
+            raise SettingError(host.name, setting, f"{shown} is not in the racks' network {network} (from "
+                               f"{primary_rack.name}'s address, /{network.prefixlen} assumed): declare the "
+                               "VLAN's `subnet` (CIDR) when the range is in another one")
+    else:
+        network = subnet
+        if start.version != network.version or start not in network or end not in network:
+            raise SettingError(host.name, setting, f"{shown} is not inside the subnet {network}")
+    edges = {network.network_address}
+    if network.version == 4 and network.prefixlen < 31:
+        edges.add(network.broadcast_address)
+    if any(start <= edge <= end for edge in edges):
+        raise SettingError(host.name, setting, f"{shown} holds the network or broadcast address of {network}")
+    for other in dict.fromkeys(h for group in GROUPS for h in hosts_of(inventory, group)):
+        address = ipaddress.ip_address(address_of(other))
+        if address.version == start.version and start <= address <= end:
+            raise SettingError(host.name, setting, f"{shown} holds the address of {other.name} ({address}): "
+                               "MAAS would lease it to machines")
 
 
 def validate_inventory(inventory) -> None:
-    """Whole-inventory checks: groups, one MAAS version, distinct addresses, then each host."""
+    """Whole-inventory checks: names, groups, one MAAS version, distinct addresses, then each host.
+
+    Runs first in ``deploys.topology`` (every deploy's first step), before any fact is read."""
+    for host in inventory:
+        check_inventory_name(host)
     for group in (GROUP_POSTGRES, GROUP_REGION):
         if not hosts_of(inventory, group):
             raise SettingError(None, f"group {group}", "needs at least one host")
@@ -278,9 +499,14 @@ def validate_inventory(inventory) -> None:
         names = [h.name for h in hosts_of(inventory, GROUP_POSTGRES)]
         raise SettingError(None, f"group {GROUP_POSTGRES}",
                            f"must hold exactly one host (the shared database), got {names}")
-    maas_hosts = [h for g in GROUPS for h in hosts_of(inventory, g)]
-    for host in dict.fromkeys(maas_hosts):
+    maas_hosts = list(dict.fromkeys(h for g in GROUPS for h in hosts_of(inventory, g)))
+    for host in maas_hosts:
         validate_host(inventory, host)
+    for host in inventory:  # any other host (e.g. a move target) holds no unchecked value either
+        if host not in maas_hosts:
+            for name in CHECKS:
+                if host.data.get(name) is not None:
+                    check_setting(host, name, host.data.get(name))
     versions = {}
     for host in hosts_of(inventory, GROUP_REGION) + hosts_of(inventory, GROUP_RACK):
         versions.setdefault(str(get(host, "maas_version")), []).append(host.name)
@@ -290,7 +516,7 @@ def validate_inventory(inventory) -> None:
         raise SettingError(odd, "maas_version", f"{others[0][0]} differs from {first[0]} on "
                            f"{', '.join(first[1])}: all regions and racks must run one MAAS version")
     seen: dict[str, str] = {}
-    for host in dict.fromkeys(maas_hosts):
+    for host in maas_hosts:
         address = address_of(host)
         if address in seen and seen[address] != host.name:
             raise SettingError(host.name, "maas_address", f"{address} is also used by {seen[address]}")

@@ -18,6 +18,8 @@ def rendered_config(topology) -> str:
              "port": config.get(region, "maas_region_port")}
             for region in topology.regions
         ],
+        # an IPv6 load balancer serves the URL with its IPv6 address: listen on both families
+        bind_address="::" if ":" in config.address_of(host) else "*",
         frontend_port=config.get(host, "maas_haproxy_frontend_port"),
         maxconn=config.get(host, "maas_haproxy_maxconn"),
         check_inter=config.get(host, "maas_haproxy_check_inter"),

@@ -11,6 +11,13 @@ from operations import maas_pg
 from operations.maas_pg import AS_POSTGRES  # pyinfra's postgres operations run as postgres
 
 
+def region_hba_entries(topology, db_name: str, db_user: str) -> list[dict]:
+    """One pg_hba entry per region, open to that region's address alone (/32 or /128)."""
+    return [{"type": "host", "database": db_name, "user": db_user,
+             "address": config.host_network(region), "method": "auto"}
+            for region in topology.regions]
+
+
 @deploy("MAAS PostgreSQL")
 def maas_postgres(topology):
     port = config.get(host, "maas_db_port")
@@ -47,11 +54,7 @@ def maas_postgres(topology):
     )
     maas_pg.hba_entries(
         name="pg_hba: one line per region",
-        entries=[
-            {"type": "host", "database": db_name, "user": db_user,
-             "address": f"{config.address_of(region)}/32", "method": "auto"}
-            for region in topology.regions
-        ],
+        entries=region_hba_entries(topology, db_name, db_user),
         port=port,
         **backup,
     )

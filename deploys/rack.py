@@ -1,6 +1,8 @@
 """Rack controllers: install, register with this MAAS (only when not already registered to
 it), and make rackd.conf list every region so a rack survives any one region's loss."""
 
+import shlex
+
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, snap
@@ -42,8 +44,8 @@ def maas_rack_controller(topology):
             apt.packages(name="Install maas-rack-controller", packages=[package],
                          update=not packages_present([package]))
         else:
-            snap.package(name="Install the maas snap", packages=["maas"],
-                         channel=config.snap_channel(host))
+            snap.package(name="Install the maas snap", packages=["maas"],  # quoted: see deploys/region.py
+                         channel=shlex.quote(config.snap_channel(host)))
 
     primary = topology.primary
     if not topology.registered_here(host):  # already registered: its operation would only say so

@@ -7,6 +7,8 @@ first: concurrent initialisation races on database migrations, and a region bein
 must be out of HAProxy while the others carry the API.
 """
 
+import shlex
+
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, snap, systemd
@@ -46,7 +48,9 @@ def maas_region_software(topology):
         apt.packages(name="Install maas-region-api", packages=[package],
                      update=not packages_present([package]))
     else:
-        snap.package(name="Install the maas snap", packages=["maas"], channel=config.snap_channel(host))
+        # pyinfra puts the channel into `snap install` unquoted (a valid channel quotes to itself)
+        snap.package(name="Install the maas snap", packages=["maas"],
+                     channel=shlex.quote(config.snap_channel(host)))
 
 
 def configure_and_restart(topology, restart: bool, go, label: str | None = None) -> None:

@@ -255,8 +255,13 @@ def _size_connections(topo: Topology) -> None:
         headroom=config.get(pg, "maas_pg_connection_headroom"),
     )
     explicit = pg.data.get("maas_pg_max_connections")
+    detail = ", ".join(f"{name}: {n}" for name, n in topo.budget.per_region.items())
+    if topo.budget.needed > config.MAX_PG_CONNECTIONS:
+        raise SettingError(pg.name, "maas_pg_max_connections", f"the regions' connection budget of "
+                           f"{topo.budget.needed} ({detail}; headroom {topo.budget.headroom}) is more than "
+                           f"the {config.MAX_PG_CONNECTIONS} connections maas-ha lets PostgreSQL open: "
+                           "lower maas_num_workers or maas_pg_connections_per_worker")
     if explicit is not None and explicit < topo.budget.needed:
-        detail = ", ".join(f"{name}: {n}" for name, n in topo.budget.per_region.items())
         raise SettingError(pg.name, "maas_pg_max_connections", f"{explicit} cannot hold the regions' "
                            f"connection budget of {topo.budget.needed} ({detail}; headroom "
                            f"{topo.budget.headroom})")

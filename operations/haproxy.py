@@ -23,9 +23,16 @@ from pyinfra.operations.util import files as files_util
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
-_DURATION_RE = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
-_PATH_RE = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*$")
+# Every value that goes into haproxy.cfg matches one of these whole (re.fullmatch): nothing
+# HAProxy's parser reads as syntax (spaces, quotes, #, $, a line break) gets into the file.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+_DURATION_RE = re.compile(r"[0-9]+(us|ms|s|m|h|d)?")
+_PATH_RE = re.compile(r"/[A-Za-z0-9._~%/-]*")
+_SOCKET_RE = re.compile(r"(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)+")
+_LOG_TARGET_RE = re.compile(r"/[A-Za-z0-9._/-]+|[0-9.]+(:[0-9]{1,5})?")
+LOG_FACILITIES = ("kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
+                  "auth2", "ftp", "ntp", "audit", "alert", "cron2",
+                  *(f"local{n}" for n in range(8)))
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -36,7 +43,7 @@ def _check_positive_int(name: str, value) -> int:
 
 def _check_duration(name: str, value) -> str:
     value = str(value)
-    if not _DURATION_RE.match(value):
+    if not _DURATION_RE.fullmatch(value):
         raise ValueError(f"haproxy setting {name} must be a duration like 5s or 90s, got {value!r}")
     return value
 
@@ -48,7 +55,7 @@ def _check_backends(backends) -> list[dict]:
     seen = set()
     for backend in backends:
         name = str(backend.get("name", ""))
-        if not _NAME_RE.match(name):
+        if not _NAME_RE.fullmatch(name):
             raise ValueError(f"haproxy backend name {name!r} is not a valid server name")
         if name in seen:
             raise ValueError(f"haproxy backend name {name!r} is used twice")
@@ -66,6 +73,20 @@ def _check_backends(backends) -> list[dict]:
         host_part = f"[{ip.compressed}]" if ip.version == 6 else ip.compressed
         checked.append({"name": name, "address": host_part, "port": port})
     return checked
+
+
+def _bind(address: str, port: int) -> str:
+    """The frontend's ``bind`` argument: ``*:80``, ``10.0.0.5:80``, ``[fd00::5]:80``, and for
+    ``::`` every address of both families (``[::]:80 v4v6``)."""
+    if address == "*":
+        return f"*:{port}"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        raise ValueError(f"haproxy setting bind_address must be * or an IP address, got {address!r}") from None
+    if ip.version == 4:
+        return f"{ip}:{port}"
+    return f"[{ip}]:{port}" + (" v4v6" if ip.is_unspecified else "")
 
 
 def render_config(
@@ -93,7 +114,9 @@ def render_config(
     """Render ``haproxy.cfg`` for the region API from ``templates/haproxy.cfg.j2``.
 
     ``backends`` is a list of ``{"name", "address", "port"}`` (port defaults to 5240),
-    kept in the given order. Pure and deterministic: the same input gives the same
+    kept in the given order; IPv6 addresses are bracketed (``[fd00::11]:5240``).
+    ``bind_address`` is ``*`` (every IPv4 address), ``::`` (every address, both families)
+    or one address. Pure and deterministic: the same input gives the same
     bytes, so :func:`config` can compare checksums. Raises ``ValueError`` naming the bad
     value when the input is unusable.
     """
@@ -107,15 +130,14 @@ def render_config(
     )
     if server_maxconn is not None:
         server_maxconn = _check_positive_int("server_maxconn", server_maxconn)
-    if not _PATH_RE.match(health_path):
+    if not _PATH_RE.fullmatch(health_path):
         raise ValueError(f"haproxy setting health_path must be a URL path, got {health_path!r}")
-    if bind_address != "*":
-        try:
-            ipaddress.ip_address(bind_address)
-        except ValueError:
-            raise ValueError(
-                f"haproxy setting bind_address must be * or an IP address, got {bind_address!r}",
-            ) from None
+    if not _SOCKET_RE.fullmatch(str(stats_socket)) or "/./" in f"{stats_socket}/" or "/../" in f"{stats_socket}/":
+        raise ValueError(f"haproxy setting stats_socket must be an absolute path, got {stats_socket!r}")
+    if not _LOG_TARGET_RE.fullmatch(str(log_target)):
+        raise ValueError(f"haproxy setting log_target must be a socket path or IP[:port], got {log_target!r}")
+    if log_facility not in LOG_FACILITIES:
+        raise ValueError(f"haproxy setting log_facility must be a syslog facility, got {log_facility!r}")
 
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -128,8 +150,7 @@ def render_config(
     template = env.get_template("haproxy.cfg.j2")
     return template.render(
         backends=checked,
-        frontend_port=frontend_port,
-        bind_address=bind_address,
+        bind=_bind(bind_address, frontend_port),
         maxconn=maxconn,
         frontend_maxconn=frontend_maxconn,
         server_maxconn=server_maxconn,

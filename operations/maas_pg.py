@@ -15,6 +15,7 @@ with ``_sudo=True`` or as root).
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from io import StringIO
@@ -62,8 +63,8 @@ HBA_METHODS = (
     "trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident", "peer",
     "ldap", "radius", "cert", "pam", "bsd",
 )
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HBA_FIELD_RE = re.compile(r'^[^\s#"\\\']+$')
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch, as the one below
+_HBA_FIELD_RE = re.compile(r'[^\s#"\\\']+')
 
 DROPIN_HEADER = (
     "# Managed by maas-ha: PostgreSQL settings for a highly-available MAAS.\n"
@@ -149,7 +150,7 @@ def backup_commands(
         QuoteString(backup_dir),
     )
     for database in databases:
-        if not _IDENT_RE.match(database):
+        if not _IDENT_RE.fullmatch(database):
             raise OperationValueError(
                 f"backup database name {database!r} for {host.name} is not a plain identifier",
             )
@@ -208,7 +209,7 @@ def role(role: str, password: str, port: int = 5432):
             password=host.data.maas_db_password,
         )
     """
-    if not _IDENT_RE.match(role or ""):
+    if not _IDENT_RE.fullmatch(role or ""):
         raise OperationValueError(
             f"postgresql role name {role!r} for {host.name} must be a plain identifier",
         )
@@ -470,7 +471,7 @@ def _wanted_hba_entries(entries) -> list[dict]:
             entry = {**entry, "method": AUTO_METHOD}
         for key in ("database", "user", "method"):
             value = str(entry.get(key) or "")
-            if not _HBA_FIELD_RE.match(value):
+            if not _HBA_FIELD_RE.fullmatch(value):
                 raise OperationValueError(
                     f"pg_hba entry {entry!r} for {host.name}: {key} {value!r} is not usable",
                 )
@@ -482,10 +483,11 @@ def _wanted_hba_entries(entries) -> list[dict]:
         address = None
         if entry_type != "local":
             address = normalise_hba_address(str(entry.get("address") or ""))
-            if not _HBA_FIELD_RE.match(address):
+            if not _HBA_FIELD_RE.fullmatch(address):
                 raise OperationValueError(
                     f"pg_hba entry {entry!r} for {host.name}: address {address!r} is not usable",
                 )
+            _refuse_host_bits(entry, str(entry.get("address")))
         normalised = {
             "type": entry_type,
             "database": str(entry["database"]),
@@ -499,6 +501,21 @@ def _wanted_hba_entries(entries) -> list[dict]:
         seen.add(key)
         wanted.append(normalised)
     return wanted
+
+
+def _refuse_host_bits(entry, address: str) -> None:
+    """``fd00::11/32`` is a host's address with a too short prefix, not the network
+    ``fd00::/32``: refused rather than widened to it."""
+    try:
+        interface = ipaddress.ip_interface(address.strip())
+    except ValueError:
+        return  # not IP/prefix: a keyword or host name, or a form the checks above refuse
+    if "/" in address and interface.ip != interface.network.network_address:
+        one = interface.ip
+        raise OperationValueError(
+            f"pg_hba entry {entry!r} for {host.name}: address {address!r} has host bits set beyond "
+            f"its /{interface.network.prefixlen} prefix (one host is {one}/{one.max_prefixlen})",
+        )
 
 
 def _hba_key(entry) -> tuple:

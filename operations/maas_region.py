@@ -68,7 +68,7 @@ def _database_uri(user, password, db_host, port, name) -> StringCommand:
     return StringCommand(
         _q(f"postgres://{user}:"),
         HiddenValue(_q(password)),
-        _q(f"@{db_host}:{port}/{name}"),
+        _q(f"@[{db_host}]:{port}/{name}" if ":" in str(db_host) else f"@{db_host}:{port}/{name}"),  # IPv6: [..]
         _separator="",
     )
 

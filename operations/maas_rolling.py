@@ -24,12 +24,12 @@ DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_BACKEND = "maas_regions"
 REGION_UNITS = {"deb": "maas-regiond", "snap": None}  # snap: pebble runs regiond, no own unit
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 
 
 def _check(backend, server, timeout) -> int:
     for label, value in (("backend", backend), ("server", server)):
-        if not _NAME_RE.match(str(value)):
+        if not _NAME_RE.fullmatch(str(value)):
             raise OperationValueError(f"haproxy {label} name {value!r} on {host.name} is not a valid name")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
         raise OperationValueError(f"{host.name}: timeout for {backend}/{server} must be a positive "
@@ -111,8 +111,8 @@ def drain_region(server: str, backend: str = DEFAULT_BACKEND, socket: str = DEFA
         f"end=$(( $(date +%s) + {timeout} )); "
         f"while n=$(stat_of {shlex.quote(backend)} {shlex.quote(server)} 5); "
         '[ -n "$n" ] && [ "$n" != 0 ]; do '
-        f'if [ "$(date +%s)" -ge "$end" ]; then echo "{server}: $n sessions still open after '
-        f'{timeout}s, restarting anyway"; break; fi; sleep 0.5; done'
+        f'if [ "$(date +%s)" -ge "$end" ]; then echo {shlex.quote(f"{server}:")} "$n sessions still open '
+        f'after {timeout}s, restarting anyway"; break; fi; sleep 0.5; done'
     )
     yield StringCommand(script)
 
@@ -154,13 +154,14 @@ def ready_region(server: str, backend: str = DEFAULT_BACKEND, socket: str = DEFA
     script = _runtime_prelude(socket)
     if current.get("admin_state") != "ready":
         script += _set_state(backend, server, "ready")
+    # names go in single quotes (shlex.quote): only $st is the shell's to expand
+    not_up = shlex.quote(f"haproxy on {host.name} does not see {server} UP after {timeout}s")
     script += (
         f"end=$(( $(date +%s) + {timeout} )); "
         f"until st=$(stat_of {shlex.quote(backend)} {shlex.quote(server)} 18); "
         '[ "${st#UP}" != "$st" ]; do '
-        f'if [ "$(date +%s)" -ge "$end" ]; then echo "haproxy on {host.name} does not see '
-        f'{server} UP after {timeout}s (status: $st): its health check fails" >&2; exit 1; fi; '
-        "sleep 0.5; done"
+        f'if [ "$(date +%s)" -ge "$end" ]; then echo {not_up} "(status: $st): its health check fails" >&2; '
+        "exit 1; fi; sleep 0.5; done"
     )
     yield StringCommand(script)
 
@@ -209,13 +210,12 @@ def wait_for_region_api(flavour: str, timeout: int = 120, url: str = LOCAL_API):
             # the unit's own output, not systemd's lines about it
             f"why=$(journalctl _SYSTEMD_UNIT={unit}.service -n 2 --no-pager -o cat 2>/dev/null); "
             f'[ -n "$why" ] || why=$(tail -n 2 /var/log/maas/regiond.log 2>/dev/null); '
-            f'echo "{unit} on {host.name} failed to start after its restart ($sub): $why" >&2; exit 1;; '
+            f'echo {shlex.quote(f"{unit} on {host.name} failed to start after its restart")} "($sub): $why" >&2; '
+            "exit 1;; "
             "esac; "
         )
-    script += (
-        f'if [ "$(date +%s)" -ge "$end" ]; then echo "the region API on {host.name} did not '
-        f'answer within {timeout}s of its restart" >&2; exit 1; fi; sleep 1; done'
-    )
+    too_late = shlex.quote(f"the region API on {host.name} did not answer within {timeout}s of its restart")
+    script += f'if [ "$(date +%s)" -ge "$end" ]; then echo {too_late} >&2; exit 1; fi; sleep 1; done'
     yield StringCommand(script)
 
 

@@ -136,9 +136,210 @@ def test_bad_haproxy_duration_is_refused(inventory_factory):
 
 def test_bad_haproxy_maxconn_is_refused(inventory_factory):
     inv = inventory_factory(host_data={"lb1": {"maas_haproxy_maxconn": 0}})
-    assert "host lb1: setting `maas_haproxy_maxconn`: must be at least 1" in refusal(inv)
+    assert refusal(inv) == "host lb1: setting `maas_haproxy_maxconn`: must be between 1 and 1000000, got 0"
 
 
 def test_restart_timeout_must_be_positive(inventory_factory):
     inv = inventory_factory(host_data={"r2": {"maas_region_restart_timeout": 0}})
-    assert "host r2: setting `maas_region_restart_timeout`: must be at least 1" in refusal(inv)
+    assert refusal(inv) == ("host r2: setting `maas_region_restart_timeout`: must be between 1 and 86400, "
+                            "got 0")
+
+
+# --- values that reached hosts before the allow-lists --------------------------------------
+
+def test_snap_channel_that_runs_a_command_is_refused(inventory_factory):
+    inv = inventory_factory(host_data={"k1": {"maas_snap_channel": "3.5/stable; touch /owned"}})
+    assert refusal(inv).startswith("host k1: setting `maas_snap_channel`: must be a snap channel")
+
+
+@pytest.mark.parametrize("channel", ["3.5/stable", "3.5/edge", "latest/beta", "stable", "3.5/stable/hotfix-1"])
+def test_snap_channels_are_accepted(inventory_factory, channel):
+    validate_inventory(inventory_factory(host_data={"k1": {"maas_snap_channel": channel}}))
+
+
+def test_admin_socket_with_a_second_line_is_refused(inventory_factory):
+    sneaky = "/run/haproxy/admin.sock\n    stats socket ipv4@0.0.0.0:9999 level admin"
+    inv = inventory_factory(host_data={"lb1": {"maas_haproxy_admin_socket": sneaky}})
+    assert refusal(inv).startswith("host lb1: setting `maas_haproxy_admin_socket`: must be an absolute path")
+
+
+@pytest.mark.parametrize("setting,value", [
+    ("maas_version", "3.5\n"), ("maas_flavour", "deb\n"), ("maas_db_name", "maasdb\n"),
+    ("maas_haproxy_check_inter", "2s\n"), ("maas_url", "http://10.99.0.15/MAAS\n"),
+])
+def test_a_trailing_newline_is_refused(inventory_factory, setting, value):
+    assert f"setting `{setting}`" in refusal(inventory_factory(host_data={"r1": {setting: value}}))
+
+
+@pytest.mark.parametrize("url", ["http://10.99.0.15/MAAS;$(id)'\"#", "http://10.99.0.15/MAAS#x",
+                                 "http://10.99.0.15;id/MAAS", "http://$(id)/MAAS", "ftp://10.99.0.15/MAAS",
+                                 "http://10.99.0.15:99999/MAAS", "http://fd00::15/MAAS",
+                                 "http://[fd00::zz]/MAAS", "http://user@10.99.0.15/MAAS"])
+def test_unsafe_maas_urls_are_refused(inventory_factory, url):
+    assert "setting `maas_url`" in refusal(inventory_factory(host_data={"r1": {"maas_url": url}}))
+
+
+@pytest.mark.parametrize("url", ["http://10.99.0.15/MAAS", "https://maas.example.com:8443/MAAS/",
+                                 "http://[fd00::15]/MAAS", "http://[fd00::15]:5240/MAAS"])
+def test_maas_urls_are_accepted(inventory_factory, url):
+    validate_inventory(inventory_factory(host_data={"r1": {"maas_url": url}}))
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "127.0.0.1", "::1", "224.0.0.1", "255.255.255.255",
+                                     "169.254.0.5", "fe80::1"])
+@pytest.mark.parametrize("setting", ["maas_address", "ssh_hostname"])
+def test_addresses_no_other_host_can_use_are_refused(inventory_factory, setting, address):
+    message = refusal(inventory_factory(host_data={"r2": {setting: address}}))
+    assert message.startswith("host r2: setting `maas_address"), message
+    assert "other hosts cannot reach" in message
+
+
+def test_max_connections_beyond_what_postgres_takes_is_refused(inventory_factory):
+    inv = inventory_factory(host_data={"pg1": {"maas_pg_max_connections": 200000}})
+    assert refusal(inv) == ("host pg1: setting `maas_pg_max_connections`: must be between 1 and "
+                            f"{config.MAX_PG_CONNECTIONS}, got 200000")
+
+
+@pytest.mark.parametrize("value", ["*", "localhost", "10.99.0.10", "10.99.0.10,localhost",
+                                   "10.99.0.10, ::1", "fd00::10", "db1.example.com", ["10.99.0.10", "localhost"]])
+def test_listen_addresses_accepted(inventory_factory, value):
+    validate_inventory(inventory_factory(host_data={"pg1": {"maas_pg_listen_addresses": value}}))
+
+
+@pytest.mark.parametrize("value", ["*;x", "10.99.0.10,,localhost", "10.99.0.10 localhost", "'*'",
+                                   "10.99.0.10\n", [], ["*", 5], "-h"])
+def test_listen_addresses_refused(inventory_factory, value):
+    inv = inventory_factory(host_data={"pg1": {"maas_pg_listen_addresses": value}})
+    assert refusal(inv).startswith("host pg1: setting `maas_pg_listen_addresses`")
+
+
+@pytest.mark.parametrize("value", ["relative/dir", "/", "/var/backups/../etc", "/var/backups/./x",
+                                   "/var//backups", "/var/back ups", "/var/backups\n"])
+def test_backup_dir_refused(inventory_factory, value):
+    inv = inventory_factory(host_data={"pg1": {"maas_pg_backup_dir": value}})
+    assert refusal(inv).startswith("host pg1: setting `maas_pg_backup_dir`")
+
+
+def test_region_port_is_a_tcp_port(inventory_factory):
+    inv = inventory_factory(host_data={"r1": {"maas_region_port": 70000}})
+    assert refusal(inv) == "host r1: setting `maas_region_port`: must be between 1 and 65535, got 70000"
+
+
+@pytest.mark.parametrize("email", ["admin@localhost", "ops+maas@example.com", "first.last@mail.example.org"])
+def test_admin_email_accepted(inventory_factory, email):
+    validate_inventory(inventory_factory(host_data={"r1": {"maas_admin_email": email}}))
+
+
+@pytest.mark.parametrize("email", ["admin", "@example.com", "-x@example.com", "a b@example.com",
+                                   "a@example.com\n", "a@exa;mple.com"])
+def test_admin_email_refused(inventory_factory, email):
+    inv = inventory_factory(host_data={"r1": {"maas_admin_email": email}})
+    assert refusal(inv).startswith("host r1: setting `maas_admin_email`")
+
+
+# --- DHCP ranges, checked from the inventory alone --------------------------------------------
+
+def dhcp(dynamic_range=None, **extra):
+    vlan = {"fabric": "fabric-0", "vid": 0, "primary_rack": "k1", "secondary_rack": "k2", **extra}
+    if dynamic_range:
+        vlan["dynamic_range"] = dict(zip(("start", "end"), dynamic_range))
+    return {"maas_region": {"maas_dhcp_vlans": [vlan]}}
+
+
+def test_dhcp_range_mixing_address_families_is_refused(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("10.99.0.200", "fd00::200")))
+    assert refusal(inv) == ("host r1: setting `maas_dhcp_vlans[0].dynamic_range`: start 10.99.0.200 "
+                            "and end fd00::200 are not of one address family")
+
+
+def test_dhcp_range_in_the_racks_network_is_accepted(inventory_factory):
+    validate_inventory(inventory_factory(group_data=dhcp(("10.99.0.200", "10.99.0.220"))))
+
+
+def test_dhcp_range_outside_the_racks_network_needs_a_declared_subnet(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("10.50.0.200", "10.50.0.220")))
+    message = refusal(inv)
+    assert message.startswith("host r1: setting `maas_dhcp_vlans[0].dynamic_range`: 10.50.0.200-10.50.0.220 "
+                              "is not in the racks' network 10.99.0.0/24")
+    assert "declare the VLAN's `subnet`" in message
+    validate_inventory(inventory_factory(group_data=dhcp(("10.50.0.200", "10.50.0.220"),
+                                                         subnet="10.50.0.0/24")))
+
+
+def test_dhcp_range_outside_its_declared_subnet_is_refused(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("10.50.1.200", "10.50.1.220"), subnet="10.50.0.0/24"))
+    assert refusal(inv) == ("host r1: setting `maas_dhcp_vlans[0].dynamic_range`: 10.50.1.200-10.50.1.220 "
+                            "is not inside the subnet 10.50.0.0/24")
+
+
+def test_dhcp_range_straddling_its_subnet_is_refused(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("10.50.0.200", "10.50.1.20"), subnet="10.50.0.0/24"))
+    assert "is not inside the subnet 10.50.0.0/24" in refusal(inv)
+
+
+@pytest.mark.parametrize("dynamic_range", [("10.99.0.0", "10.99.0.20"), ("10.99.0.200", "10.99.0.255")])
+def test_dhcp_range_holding_the_network_or_broadcast_address_is_refused(inventory_factory, dynamic_range):
+    assert "network or broadcast address" in refusal(inventory_factory(group_data=dhcp(dynamic_range)))
+
+
+def test_dhcp_range_holding_an_inventory_host_is_refused(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("10.99.0.5", "10.99.0.12")))
+    assert refusal(inv) == ("host r1: setting `maas_dhcp_vlans[0].dynamic_range`: 10.99.0.5-10.99.0.12 "
+                            "holds the address of pg1 (10.99.0.10): MAAS would lease it to machines")
+
+
+def test_ipv6_dhcp_range_inside_a_declared_subnet_is_accepted(inventory_factory):
+    validate_inventory(inventory_factory(group_data=dhcp(("fd00:50::100", "fd00:50::1ff"),
+                                                         subnet="fd00:50::/64")))
+
+
+def test_ipv6_dhcp_range_against_ipv4_racks_needs_a_subnet(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("fd00:50::100", "fd00:50::1ff")))
+    assert "declare the VLAN's `subnet`" in refusal(inv)
+
+
+def test_dhcp_subnet_of_another_family_than_the_range_is_refused(inventory_factory):
+    inv = inventory_factory(group_data=dhcp(("10.50.0.200", "10.50.0.220"), subnet="fd00:50::/64"))
+    assert "is not inside the subnet fd00:50::/64" in refusal(inv)
+
+
+# --- IPv6 ------------------------------------------------------------------------------------
+
+def ipv6_inventory(inventory_factory, **kwargs):
+    """Every host on fd00::/64 (the factory gives each an IPv4 address; replaced here)."""
+    names = ("pg1", "r1", "r2", "k1", "k2", "lb1")
+    data = {name: {"ssh_hostname": f"fd00::{i + 10:x}"} for i, name in enumerate(names)}
+    return inventory_factory(host_data=data, **kwargs)
+
+
+def test_ipv6_inventory_is_accepted(inventory_factory):
+    validate_inventory(ipv6_inventory(inventory_factory))
+
+
+def test_ipv6_region_url_is_bracketed(inventory_factory):
+    inv = ipv6_inventory(inventory_factory)
+    assert config.region_url(inv.get_host("r1")) == "http://[fd00::b]:5240/MAAS"
+
+
+def test_ipv6_maas_url_default_is_bracketed(inventory_factory):
+    inv = ipv6_inventory(inventory_factory)
+    assert config.maas_url(inv, inv.get_host("r1")) == "http://[fd00::f]/MAAS"
+    no_lb = ipv6_inventory(inventory_factory, lbs=())
+    assert config.maas_url(no_lb, no_lb.get_host("k1")) == "http://[fd00::b]:5240/MAAS"
+
+
+def test_maas_url_default_with_a_frontend_port(inventory_factory):
+    inv = inventory_factory(host_data={"lb1": {"maas_haproxy_frontend_port": 8080}})
+    assert config.maas_url(inv, inv.get_host("r1")) == "http://10.99.0.15:8080/MAAS"
+
+
+def test_host_network_is_the_one_address(inventory_factory):
+    inv = ipv6_inventory(inventory_factory)
+    assert config.host_network(inv.get_host("r1")) == "fd00::b/128"
+    assert config.host_network(inventory_factory().get_host("r1")) == "10.99.0.11/32"
+
+
+def test_ipv6_addresses_are_compared_in_one_form(inventory_factory):
+    inv = inventory_factory(host_data={"k1": {"ssh_hostname": "fd00::12"},
+                                       "k2": {"ssh_hostname": "fd00:0:0::0012"}})
+    assert "is also used by k1" in refusal(inv)

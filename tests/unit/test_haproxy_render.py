@@ -84,6 +84,16 @@ def test_tunables():
         (REGIONS, {"health_path": "MAAS with space"}, "health_path"),
         (REGIONS, {"bind_address": "any"}, "bind_address"),
         (REGIONS, {"frontend_port": 65536}, "frontend_port"),
+        (REGIONS, {"stats_socket": "/run/haproxy/admin.sock\n    stats socket ipv4@0.0.0.0:9999 level admin"},
+         "stats_socket"),
+        (REGIONS, {"stats_socket": "/run/haproxy/admin.sock level admin"}, "stats_socket"),
+        (REGIONS, {"stats_socket": "ipv4@0.0.0.0:9999"}, "stats_socket"),
+        (REGIONS, {"stats_socket": "/run/haproxy/admin.sock\n"}, "stats_socket"),
+        (REGIONS, {"log_target": "/dev/log\n    stats socket ipv4@0.0.0.0:9999"}, "log_target"),
+        (REGIONS, {"log_facility": "local0 debug"}, "log_facility"),
+        (REGIONS, {"health_path": "/MAAS/'x'"}, "health_path"),
+        (REGIONS, {"check_inter": "2s\n"}, "check_inter"),
+        ([{"name": "r1\n", "address": "10.0.0.1"}], {}, "not a valid server name"),
     ],
 )
 def test_unusable_input_is_refused(backends, kwargs, message):
@@ -96,10 +106,24 @@ def haproxy():
     return require_program("haproxy")
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"frontend_port": 8080, "server_maxconn": None}])
-def test_real_haproxy_accepts_the_rendered_config(tmp_path, haproxy, kwargs):
+IPV6_REGIONS = [{"name": "region1", "address": "fd00::11"}, {"name": "region2", "address": "fd00::12"}]
+
+
+def test_ipv6_frontend_and_servers():
+    text = render_config(IPV6_REGIONS, bind_address="::")
+    assert "    bind [::]:80 v4v6\n" in text
+    assert "    server region1 [fd00::11]:5240 check" in text
+    assert "    bind [fd00::15]:8080\n" in render_config(IPV6_REGIONS, bind_address="fd00::15",
+                                                      frontend_port=8080)
+
+
+@pytest.mark.parametrize("backends,kwargs", [
+    (REGIONS, {}), (REGIONS, {"frontend_port": 8080, "server_maxconn": None}),
+    (IPV6_REGIONS, {"bind_address": "::"}),
+])
+def test_real_haproxy_accepts_the_rendered_config(tmp_path, haproxy, backends, kwargs):
     config = tmp_path / "haproxy.cfg"
-    config.write_text(render_config(REGIONS, **kwargs))
+    config.write_text(render_config(backends, **kwargs))
     result = subprocess.run(
         [haproxy, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30,
     )

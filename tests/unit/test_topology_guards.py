@@ -72,6 +72,19 @@ def test_max_connections_below_budget_is_refused(inventory_factory, facts):
                                        "hold the regions' connection budget of 100")
 
 
+def test_a_budget_beyond_what_postgres_may_open_is_refused(inventory_factory, facts):
+    regions = tuple(f"r{n}" for n in range(1, 14))
+    facts["Cpus"] = {name: 8 for name in regions}
+    inv = inventory_factory(regions=regions,
+                            group_data={"maas_postgres": {"maas_pg_connections_per_worker": 100}})
+    with pytest.raises(SettingError) as error:
+        build(inv)
+    assert str(error.value).startswith("host pg1: setting `maas_pg_max_connections`: the regions' "
+                                       "connection budget of 10420 (r1: 800, ")
+    assert str(error.value).endswith("is more than the 10000 connections maas-ha lets PostgreSQL open: "
+                                     "lower maas_num_workers or maas_pg_connections_per_worker")
+
+
 def test_installed_version_that_differs_is_refused(inventory_factory, facts):
     facts["MaasInstall"] = {"k2": installed("snap", "3.4.10")}
     with pytest.raises(SettingError) as error:
