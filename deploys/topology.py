@@ -29,7 +29,7 @@ from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
 from facts.memo import once_per_run, remember
 from facts.pg_cluster import PostgresSettings
-from facts.vmhost import VmHostSoftware
+from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
 
 
@@ -228,9 +228,12 @@ def _check_racks(topo: Topology, vm_software: dict, registrations: dict) -> None
     if not topo.racks:
         return
     for rack in topo.racks:
-        if vm_software[rack.name]:  # None: unreachable, sits this run out
-            raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(vm_software[rack.name])} "
-                               "found: a rack controller must not run on a VM host (libvirt/LXD)")
+        found = vm_software[rack.name]  # None: unreachable, sits this run out
+        if found:
+            evidence = "; ".join(VM_EVIDENCE[stack] for stack in found)
+            raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(found)} found ({evidence}): "
+                               "a rack controller must not run on a VM host (libvirt/LXD); client "
+                               "tools such as virsh and an LXD that is not initialised are fine")
     primary_registration = registrations[topo.primary.name] or {}
     topo.secret_sha256 = primary_registration.get("secret_sha256")
     for rack in topo.racks:

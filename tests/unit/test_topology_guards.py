@@ -92,8 +92,10 @@ def test_rack_on_vm_host_is_refused(inventory_factory, facts):
     facts["VmHostSoftware"] = {"k2": ["libvirt"]}
     with pytest.raises(SettingError) as error:
         build(inventory_factory())
-    assert str(error.value) == ("host k2: setting `group maas_rack`: libvirt found: a rack "
-                                "controller must not run on a VM host (libvirt/LXD)")
+    assert str(error.value) == ("host k2: setting `group maas_rack`: libvirt found (a libvirt daemon "
+                                "(libvirtd or virtqemud) is installed or running): a rack controller "
+                                "must not run on a VM host (libvirt/LXD); client tools such as virsh "
+                                "and an LXD that is not initialised are fine")
 
 
 def test_rack_registered_elsewhere_is_refused(inventory_factory, facts):
