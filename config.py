@@ -26,7 +26,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     # MAAS itself
     "maas_flavour": ("deb", "how MAAS is installed on this host: `deb` or `snap`"),
     "maas_version": ("3.5", "MAAS series (x.y) for every host; mixing versions is refused"),
-    "maas_snap_channel": (None, "snap channel; default `<maas_version>/stable`"),
+    "maas_snap_channel": (None, "snap channel; default `<maas_version>/stable`; its track must be "
+                          "`maas_version`"),
+    "maas_package_mirror": (None, "deb hosts: where MAAS's packages come from instead of MAAS's PPA "
+                            "(`ppa:maas/<maas_version>`), e.g. for air-gapped sites: an apt source "
+                            "line (`deb [signed-by=...] URI SUITE [COMPONENT...]`), or the URL of a "
+                            "mirror laid out like the PPA (then `deb URL <host's series> main`)"),
     "maas_deb_version": (None, "exact deb version to pin (e.g. `1:3.5.13-0ubuntu1`); default: "
                          "the repository's candidate, which must be of `maas_version`"),
     "maas_address": (None, "IP address the other hosts use for this host; default: "
@@ -188,6 +193,7 @@ def validate_host(inventory, host) -> None:
     if not _SERIES.match(series):
         raise SettingError(host.name, "maas_version", f"must look like `3.5`, got {series!r}")
     address_of(host)
+    validate_package_source(host)
     _int_in(host, "maas_num_workers", 1, MAX_WORKERS)
     _int_in(host, "maas_db_port", 1, 65535)
     _int_in(host, "maas_haproxy_frontend_port", 1, 65535)
@@ -216,6 +222,27 @@ def validate_host(inventory, host) -> None:
     if host in hosts_of(inventory, GROUP_HAPROXY):
         validate_haproxy(host)
     validate_dhcp_vlans(inventory, host)
+
+
+_APT_SOURCE_LINE = re.compile(r"^deb(\s+\[[^\]\n]*\])?\s+[a-z+]+:\S+\s+\S+(\s+[\w.-]+)*\s*$")
+_MIRROR_URL = re.compile(r"^(https?|file):\S+$")
+
+
+def validate_package_source(host) -> None:
+    """Where MAAS comes from: a mirror named by one apt source line or a URL; a snap channel
+    on the track of `maas_version` (a channel of another version would mix versions)."""
+    mirror = host.data.get("maas_package_mirror")
+    one_line = isinstance(mirror, str) and "\n" not in mirror
+    if mirror is not None and not (one_line and (_APT_SOURCE_LINE.match(mirror) or _MIRROR_URL.match(mirror))):
+        raise SettingError(host.name, "maas_package_mirror", "must be an apt source line (`deb "
+                           "[signed-by=/etc/apt/keyrings/maas.gpg] http://mirror/maas/3.5/ubuntu jammy "
+                           "main`) or a mirror's URL (`http://mirror/maas/3.5/ubuntu`), got "
+                           f"{mirror!r}")
+    channel = host.data.get("maas_snap_channel")
+    version = str(get(host, "maas_version"))
+    if channel is not None and get(host, "maas_flavour") == "snap" and str(channel).split("/")[0] != version:
+        raise SettingError(host.name, "maas_snap_channel", f"{channel!r} is not on the track of "
+                           f"maas_version {version}: use `{version}/<risk>` (e.g. `{version}/stable`)")
 
 
 _DURATION = re.compile(r"^\d+(us|ms|s|m|h|d)?$")
