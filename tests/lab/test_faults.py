@@ -53,7 +53,8 @@ def test_rack_on_a_vm_host_is_refused(lab, bare):
 
 
 def test_mixed_maas_versions_are_refused(lab, bare):
-    lab.ssh("rack2", "apt-get install -y -q maas-rack-controller=1:3.4.10-0ubuntu1 "
+    lab.ssh("rack2", "echo 'deb [trusted=yes] file:/srv/labrepo/maas ./' > /etc/apt/sources.list.d/maas.list "
+                     "&& apt-get update -q >/dev/null && apt-get install -y -q maas-rack-controller=1:3.4.10-0ubuntu1 "
                      "maas-common=1:3.4.10-0ubuntu1 maas-cli=1:3.4.10-0ubuntu1 >/dev/null 2>&1")
     try:
         result = lab.deploy(ENV, label="refuse-mixed-versions")
