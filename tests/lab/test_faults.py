@@ -11,18 +11,10 @@ ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "deb",
 
 
 def assert_untouched(lab) -> None:
-    """Nothing was installed anywhere: the hosts are still bare."""
-    for name in ALL:
-        installed = lab.ssh(name, "dpkg-query -W -f='${Package} ' postgresql haproxy maas-region-api "
-                                  "maas-rack-controller 2>/dev/null; test -e /snap/maas && echo snap-maas",
-                            check=False)
-        assert installed.strip() == "", (name, installed)
+    ha_checks.assert_untouched(lab, ALL)
 
 
-def refused(result, message: str) -> None:
-    assert result.returncode != 0, result.tail()
-    assert message in result.output, result.tail(30)
-    assert result.changed_ops == {}, result.changed_ops
+refused = ha_checks.refused
 
 
 @pytest.fixture(scope="module")

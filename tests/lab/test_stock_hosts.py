@@ -17,21 +17,6 @@ NOBLE = ('PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\n'
          'VERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\nUBUNTU_CODENAME=noble\n')
 
 
-def assert_untouched(lab, names) -> None:
-    """No MAAS source added and nothing installed: the hosts are as the image made them."""
-    for name in names:
-        found = lab.ssh(name, f"test -e {MAAS_SOURCE} && echo maas-source; dpkg-query -W "
-                              "-f='${Package} ' postgresql maas-region-api maas-rack-controller 2>/dev/null",
-                        check=False)
-        assert found.strip() == "", (name, found)
-
-
-def refused(result, message: str) -> None:
-    assert result.returncode != 0, result.tail()
-    assert message in result.output, result.tail(30)
-    assert result.changed_ops == {}, result.changed_ops
-
-
 @pytest.fixture(scope="module")
 def bare(lab):
     lab.ctl("reset", *ALL)
@@ -50,8 +35,8 @@ def test_a_libvirt_daemon_host_is_refused(lab, bare):
                      "libvirt-daemon-system >/dev/null 2>&1", timeout=300)
     try:
         result = lab.deploy({**ENV, "MAAS_HA_RACKS": f"{RACK},{VM_HOST}"}, label="refuse-libvirt-daemon")
-        refused(result, f"host {VM_HOST}: setting `group maas_rack`: libvirt found (a libvirt daemon")
-        assert_untouched(lab, [PG, REGION, RACK])
+        ha_checks.refused(result, f"host {VM_HOST}: setting `group maas_rack`: libvirt found (a libvirt daemon")
+        ha_checks.assert_untouched(lab, [PG, REGION, RACK])
     finally:
         lab.ctl("reset", VM_HOST)
 
@@ -60,9 +45,9 @@ def test_a_version_without_a_build_for_the_series_is_refused(lab, bare):
     lab.ssh(RACK, f"printf '{NOBLE}' > /etc/os-release")
     try:
         result = lab.deploy(ENV, label="refuse-series")
-        refused(result, f"host {RACK}: setting `maas_version`: MAAS 3.5 deb packages are built for "
+        ha_checks.refused(result, f"host {RACK}: setting `maas_version`: MAAS 3.5 deb packages are built for "
                         "Ubuntu jammy only, but this host runs ubuntu noble")
-        assert_untouched(lab, [PG, REGION, RACK])
+        ha_checks.assert_untouched(lab, [PG, REGION, RACK])
     finally:
         lab.ctl("reset", RACK)
 
