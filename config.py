@@ -27,7 +27,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     # MAAS itself
     "maas_flavour": ("deb", "how MAAS is installed on this host: `deb` or `snap`"),
     "maas_version": ("3.5", "MAAS series (x.y) for every host; mixing versions is refused"),
-    "maas_snap_channel": (None, "snap channel; default `<maas_version>/stable`"),
+    "maas_snap_channel": (None, "snap channel; default `<maas_version>/stable`; its track must be "
+                          "`maas_version`"),
+    "maas_package_mirror": (None, "deb hosts: where MAAS's packages come from instead of MAAS's PPA "
+                            "(`ppa:maas/<maas_version>`), e.g. for air-gapped sites: an apt source "
+                            "line (`deb [signed-by=...] URI SUITE [COMPONENT...]`), or the URL of a "
+                            "mirror laid out like the PPA (then `deb URL <host's series> main`)"),
     "maas_deb_version": (None, "exact deb version to pin (e.g. `1:3.5.13-0ubuntu1`); default: "
                          "the repository's candidate, which must be of `maas_version`"),
     "maas_address": (None, "IP address the other hosts use for this host; default: "
@@ -303,6 +308,28 @@ def _vlans(value) -> None:
         raise ValueError("must be a list of VLAN mappings")
 
 
+_APT_SOURCE_LINE = re.compile(r"deb(\s+\[[^\]\n]*\])?\s+[a-z+]+:\S+\s+\S+(\s+[\w.-]+)*")
+_MIRROR_URL = re.compile(r"(https?|file):[^\s'\"`$;#\\]+")
+
+
+def _package_mirror(value) -> None:
+    """Where MAAS's debs come from instead of its PPA: one apt source line or a mirror's URL."""
+    if not isinstance(value, str) or not (_APT_SOURCE_LINE.fullmatch(value) or _MIRROR_URL.fullmatch(value)) \
+            or any(c in value for c in "\n\r'\"`$;#\\"):
+        raise ValueError("must be an apt source line (`deb [signed-by=/etc/apt/keyrings/maas.gpg] "
+                         "http://mirror/maas/3.5/ubuntu jammy main`) or a mirror's URL "
+                         f"(`http://mirror/maas/3.5/ubuntu`), got {value!r}")
+
+
+def validate_snap_track(host) -> None:
+    """A snap channel on another track than `maas_version` would mix versions."""
+    channel = host.data.get("maas_snap_channel")
+    version = str(get(host, "maas_version"))
+    if channel is not None and get(host, "maas_flavour") == "snap" and str(channel).split("/")[0] != version:
+        raise SettingError(host.name, "maas_snap_channel", f"{channel!r} is not on the track of "
+                           f"maas_version {version}: use `{version}/<risk>` (e.g. `{version}/stable`)")
+
+
 _IDENTIFIER = (r"[A-Za-z_][A-Za-z0-9_]{0,62}", "a plain identifier (letters, digits, _; at most 63)")
 _NAME = (r"[A-Za-z_][A-Za-z0-9_.-]{0,62}", "a plain identifier (letters, digits, _ . -; at most 63)")
 _DURATION = (r"[0-9]{1,9}(?:us|ms|s|m|h|d)?", "an HAProxy duration like 2s or 500ms")
@@ -314,6 +341,7 @@ CHECKS = {
     "maas_snap_channel": _text(
         r"(?:[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}/)?(?:stable|candidate|beta|edge)(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,63})?",
         "a snap channel like `3.5/stable` ([track/]risk[/branch])"),
+    "maas_package_mirror": _package_mirror,
     "maas_deb_version": _text(r"(?:[0-9]{1,5}:)?[0-9][A-Za-z0-9.+~-]{0,127}",
                               "a Debian version like `1:3.5.13-0ubuntu1`"),
     "maas_address": _address,
@@ -384,6 +412,7 @@ def validate_host(inventory, host) -> None:
         if value is not None:
             check_setting(host, name, value)
     address_of(host)
+    validate_snap_track(host)
     if is_region and host in hosts_of(inventory, GROUP_RACK) and get(host, "maas_flavour") == "snap":
         raise SettingError(host.name, "maas_flavour", "a snap host in both maas_region and "
                            "maas_rack (region+rack) is not supported; use deb or separate hosts")

@@ -1,7 +1,10 @@
-"""Small helpers deploys share to pick arguments for pyinfra's package operations."""
+"""Where MAAS's packages come from, and small helpers deploys share to pick arguments for
+pyinfra's package operations."""
 
 from pyinfra import host
+from pyinfra.facts.apt import AptSources
 from pyinfra.facts.deb import DebPackages
+from pyinfra.operations import apt
 
 import config
 
@@ -32,3 +35,58 @@ def maas_software_present(topology, host, flavour: str, modes) -> bool:
     if flavour == "snap":
         return install.get("snap_channel") == config.snap_channel(host)
     return install.get("mode") in modes and not config.get(host, "maas_deb_version")
+
+
+# The Ubuntu series MAAS's deb packages are built for, per MAAS version (the distribution of
+# each release in debian/changelog of canonical/maas: 3.4.x and 3.5.x jammy, 3.6.x noble).
+# MAAS's PPA (ppa:maas/<version>) publishes for these series only.
+DEB_SERIES = {"3.4": ("jammy",), "3.5": ("jammy",), "3.6": ("noble",)}
+
+
+def series_problem(version: str, release: dict) -> str | None:
+    """Why MAAS `version`'s debs cannot go on a host whose OsRelease is `release`; None when
+    they can."""
+    builds = DEB_SERIES.get(version)
+    known = "; ".join(f"{v}: {', '.join(s)}" for v, s in DEB_SERIES.items())
+    if builds is None:
+        return f"MAAS {version} has no deb build this deploy knows (known: {known})"
+    if release.get("id") == "ubuntu" and release.get("codename") in builds:
+        return None
+    runs = " ".join(part for part in (release.get("id"), release.get("codename")) if part)
+    return (f"MAAS {version} deb packages are built for Ubuntu {' or '.join(builds)} only, but this host "
+            f"runs {runs or 'an unknown system (no os-release)'}; choose the maas_version built for "
+            f"its series ({known}) or the snap flavour")
+
+
+def mirror_source_line(mirror: str, series: str) -> str:
+    """The apt source line for a `maas_package_mirror` value: a line is used as it is; a URL
+    is a mirror laid out like MAAS's PPA (``<URL> <series> main``)."""
+    if mirror.startswith("deb"):
+        return mirror
+    return f"deb {mirror} {series} main"
+
+
+def ppa_present(sources, version: str) -> bool:
+    """True when the host's apt sources (pyinfra's AptSources) already hold ppa:maas/<version>
+    (apt-add-repository writes either Launchpad host, as .list or .sources)."""
+    return any("launchpad" in (repo.get("url") or "") and f"/maas/{version}/ubuntu" in repo.get("url")
+               for repo in sources or [])
+
+
+def maas_package_source(topology) -> None:
+    """Make MAAS's deb packages installable on this host: the `maas_package_mirror` source
+    when set (air-gapped sites), else MAAS's PPA for `maas_version`, as Canonical's install
+    guide does. Call only when a MAAS package is about to be installed."""
+    mirror = config.get(host, "maas_package_mirror")
+    if mirror:
+        series = (topology.os_releases.get(host.name) or {}).get("codename")
+        apt.repo(name="MAAS package source (maas_package_mirror)",
+                 src=mirror_source_line(mirror, series), filename="maas")
+        return
+    version = str(config.get(host, "maas_version"))
+    if ppa_present(host.get_fact(AptSources), version):
+        return  # pyinfra's apt.ppa would run apt-add-repository again
+    if not packages_present(["software-properties-common"]):
+        apt.packages(name="Install apt-add-repository", packages=["software-properties-common"],
+                     update=True)
+    apt.ppa(name=f"Add MAAS's PPA ppa:maas/{version}", src=f"ppa:maas/{version}")

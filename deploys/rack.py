@@ -8,7 +8,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, snap
 
 import config
-from deploys.packages import deb_spec, maas_software_present, packages_present
+from deploys.packages import deb_spec, maas_package_source, maas_software_present, packages_present
 from facts.maas import RACK_MODES, secret_path
 from operations import maas_rack
 
@@ -40,6 +40,7 @@ def maas_rack_controller(topology):
     flavour = config.get(host, "maas_flavour")
     if not has_rack_software(topology, host):
         if flavour == "deb":
+            maas_package_source(topology)
             package = deb_spec("maas-rack-controller", config.get(host, "maas_deb_version"))
             apt.packages(name="Install maas-rack-controller", packages=[package],
                          update=not packages_present([package]))

@@ -14,7 +14,7 @@ from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, snap, systemd
 
 import config
-from deploys.packages import deb_spec, maas_software_present, packages_present
+from deploys.packages import deb_spec, maas_package_source, maas_software_present, packages_present
 from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
@@ -44,6 +44,7 @@ def maas_region_software(topology):
     if maas_software_present(topology, host, flavour, REGION_MODES):
         return
     if flavour == "deb":
+        maas_package_source(topology)
         package = deb_spec("maas-region-api", config.get(host, "maas_deb_version"))
         apt.packages(name="Install maas-region-api", packages=[package],
                      update=not packages_present([package]))

@@ -21,6 +21,7 @@ from pyinfra.facts.server import Hostname
 
 import config
 from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
+from deploys.packages import series_problem
 from facts.batch import BATCHABLE, FactBatch
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration, api_cli
@@ -28,8 +29,9 @@ from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
 from facts.memo import once_per_run, remember
+from facts.os_release import OsRelease
 from facts.pg_cluster import PostgresSettings
-from facts.vmhost import VmHostSoftware
+from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
 
 
@@ -57,6 +59,7 @@ class Topology:
     cli_profiles: dict = field(default_factory=dict)
     deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
     rack_confs: dict = field(default_factory=dict)
+    os_releases: dict = field(default_factory=dict)  # deb MAAS hosts: their OsRelease
 
     @property
     def primary(self):
@@ -128,9 +131,11 @@ def _build(inventory) -> Topology:
     racks_by_name = {rack.name: rack for rack in topo.racks}
     facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
     for name in ("installs", "registrations", "rack_hostnames", "region_confs", "region_answers",
-                 "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs"):
+                 "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs",
+                 "os_releases"):
         setattr(topo, name, facts[name])
     _check_installs(topo)
+    _check_series(topo)
     _check_racks(topo, facts["vm_software"], facts["registrations"])
     cpus = facts["cpus"]
     # A region that cannot be reached counts at the most workers, so that the database's
@@ -162,6 +167,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
         return config.get(one, "maas_flavour")
 
     ask("installs", MaasInstall, maas_hosts)
+    ask("os_releases", OsRelease, [one for one in maas_hosts if flavour(one) == "deb"])
     ask("vm_software", VmHostSoftware, topo.racks)
     ask("registrations", MaasRegistration,
         list(dict.fromkeys([topo.primary] + topo.racks)) if topo.racks else [])
@@ -189,7 +195,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
     facts: dict = {key: answers[key] for key in ("cpus", "rack_hostnames", "deb_packages")}
     facts.update({key: {} for key in ("installs", "vm_software", "registrations", "region_confs",
                                       "region_answers", "cli_profiles", "admin_users", "haproxy_servers",
-                                      "rack_confs")})
+                                      "rack_confs", "os_releases")})
     for one, wanted in asks.items():
         batch = answers["batch"][one.name]
         for key, (name, kwargs) in wanted.items():
@@ -223,14 +229,29 @@ def _check_installs(topo: Topology) -> None:
                                "(upgrade every host together first)")
 
 
+def _check_series(topo: Topology) -> None:
+    """Deb hosts: the MAAS version has a build for the host's Ubuntu series (MAAS's PPA and
+    its mirrors publish each version for one series)."""
+    for host in list(dict.fromkeys(topo.regions + topo.racks)):
+        release = topo.os_releases.get(host.name)
+        if release is None:  # a snap host, or unreachable: sits this run out
+            continue
+        problem = series_problem(str(config.get(host, "maas_version")), release)
+        if problem:
+            raise SettingError(host.name, "maas_version", problem)
+
+
 def _check_racks(topo: Topology, vm_software: dict, registrations: dict) -> None:
     """Racks: not on a VM host, and not registered to another MAAS."""
     if not topo.racks:
         return
     for rack in topo.racks:
-        if vm_software[rack.name]:  # None: unreachable, sits this run out
-            raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(vm_software[rack.name])} "
-                               "found: a rack controller must not run on a VM host (libvirt/LXD)")
+        found = vm_software[rack.name]  # None: unreachable, sits this run out
+        if found:
+            evidence = "; ".join(VM_EVIDENCE[stack] for stack in found)
+            raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(found)} found ({evidence}): "
+                               "a rack controller must not run on a VM host (libvirt/LXD); client "
+                               "tools such as virsh and an LXD that is not initialised are fine")
     primary_registration = registrations[topo.primary.name] or {}
     topo.secret_sha256 = primary_registration.get("secret_sha256")
     for rack in topo.racks:

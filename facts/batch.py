@@ -18,12 +18,13 @@ from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RackdConf, RegiondConf
 from facts.maas_health import MaasRegionApiVersion
+from facts.os_release import OsRelease
 from facts.vmhost import VmHostSoftware
 
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
 BATCHABLE = {cls.__name__: cls for cls in (
     HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRegionApiVersion,
-    MaasRegistration, RackdConf, RegiondConf, VmHostSoftware,
+    MaasRegistration, OsRelease, RackdConf, RegiondConf, VmHostSoftware,
 )}
 
 _MARK = "##maas-ha-fact"

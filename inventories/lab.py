@@ -74,6 +74,10 @@ def _host(name: str, **data) -> tuple:
     })
 
 
+# MAAS's deb packages come from the lab's own repository, as an air-gapped site's mirror
+# (lab/README.md); the deploy adds it where it installs a MAAS deb.
+LAB_MAAS_MIRROR = "deb [trusted=yes] file:/srv/labrepo/maas ./"
+
 _region_flavour = os.environ.get("MAAS_HA_REGION_FLAVOUR", "deb")
 _rack_flavour = os.environ.get("MAAS_HA_RACK_FLAVOUR", "snap")
 _all_secrets = _lab_secrets()
@@ -84,12 +88,14 @@ maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGR
 })
 maas_region = ([_host(name) for name in _pick("maas_region", "MAAS_HA_REGIONS")], {
     "maas_flavour": _region_flavour,
+    "maas_package_mirror": LAB_MAAS_MIRROR,
     "maas_db_password": _secrets["maas_db_password"],
     "maas_admin_password": _secrets["maas_admin_password"],
     "maas_num_workers": int(os.environ.get("MAAS_HA_NUM_WORKERS", "4")),
 })
 maas_rack = ([_host(name) for name in _pick("maas_rack", "MAAS_HA_RACKS")], {
     "maas_flavour": _rack_flavour,
+    "maas_package_mirror": LAB_MAAS_MIRROR,
     "maas_rack_register_timeout": int(os.environ.get("MAAS_HA_RACK_REGISTER_TIMEOUT", "90")),
 })
 maas_haproxy = [_host(name) for name in _pick("maas_haproxy", "MAAS_HA_HAPROXY")]
@@ -106,4 +112,5 @@ if _dhcp:
 if os.environ.get("MAAS_HA_MOVE_TARGET"):
     maas_move_target = ([_host(name) for name in os.environ["MAAS_HA_MOVE_TARGET"].split(",")], {
         "maas_flavour": _region_flavour,
+        "maas_package_mirror": LAB_MAAS_MIRROR,
     })

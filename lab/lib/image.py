@@ -6,7 +6,8 @@ so an interrupted build never looks finished):
   base-<key>/rootfs   debootstrap --variant=minbase bookworm, configured (sshd, masks, apt)
   base-<key>/debs     every Debian package of the base plus REPO_PACKAGES with dependencies
   standin-<key>/      output of `lab/standin/build.py` (stand-in debs and snaps/)
-  repo-<key>/         flat apt repository: debs + stand-in debs + snaps/ + Packages + Release
+  repo-<key>/         flat apt repository: debs + stand-in snapd + snaps/ + Packages + Release,
+                      and maas/, the stand-in MAAS debs as a flat repository of their own
   layer-<key>/upper   overlay layer on top of rootfs: stand-in snapd installed, apt lists ready
 
 <key> is a hash of the inputs: recipe.py's text and the mirror for base; the stand-in
@@ -155,10 +156,13 @@ def build_base(mirror):
     with open(os.path.join(rootfs, "etc/apt/sources.list.d", name), "w") as fh:
         fh.write(text)
     pkgs = " ".join(recipe.REPO_PACKAGES)
+    lean = " ".join(recipe.REPO_PACKAGES_WITHOUT_RECOMMENDS)
     _nspawn_run(["-D", rootfs],
                 "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -q; "
-                "apt-get install -q -y --download-only %s" % pkgs,
-                "downloading %d packages with dependencies" % len(recipe.REPO_PACKAGES),
+                "apt-get install -q -y --download-only %s; "
+                "apt-get install -q -y --download-only --no-install-recommends %s" % (pkgs, lean),
+                "downloading %d packages with dependencies"
+                % (len(recipe.REPO_PACKAGES) + len(recipe.REPO_PACKAGES_WITHOUT_RECOMMENDS)),
                 summarise=_apt_summary())
     for deb in glob.glob(os.path.join(archives, "*.deb")):
         target = os.path.join(debs, os.path.basename(deb))
@@ -174,6 +178,13 @@ def build_base(mirror):
                                             sshd=recipe.SSHD_CONFIG)
     script += "apt-get clean; rm -rf /var/lib/apt/lists/* /var/log/*.log\n"
     _nspawn_run(["-D", rootfs], script, "configuring base image", network=False)
+    for path, (mode, text) in recipe.UBUNTU_FILES.items():
+        target = os.path.join(rootfs, path)
+        if os.path.lexists(target):
+            os.remove(target)  # /etc/os-release is a symlink to Debian's
+        with open(target, "w") as fh:
+            fh.write(text)
+        os.chmod(target, mode)
     os.makedirs(os.path.join(rootfs, "srv/labrepo"), exist_ok=True)
     open(os.path.join(tmp, "done"), "w").write(time.ctime() + "\n")
     os.rename(tmp, final)
@@ -216,7 +227,7 @@ def _link_tree(src, dst):
 
 def build_repo(bkey, base_dir, skey, standin_dir):
     """Assemble the flat apt repository (real debs + stand-in debs + snaps/) and index it."""
-    key = sha256_text(bkey, skey or "no-standin", "repo-v1")
+    key = sha256_text(bkey, skey or "no-standin", "repo-v2: MAAS debs in maas/")
     final = os.path.join(CACHE_DIR, "repo-" + key)
     if os.path.exists(os.path.join(final, "Release")):
         log("package repository cached: %s" % final)
@@ -226,24 +237,39 @@ def build_repo(bkey, base_dir, skey, standin_dir):
     _link_tree(os.path.join(base_dir, "debs"), tmp)
     if standin_dir:
         _link_tree(standin_dir, tmp)
+    maas_dir = os.path.join(tmp, recipe.MAAS_REPO_DIR)
+    os.makedirs(maas_dir)
+    for deb in glob.glob(os.path.join(tmp, "maas-*.deb")):  # MAAS's own: their own repository
+        os.rename(deb, os.path.join(maas_dir, os.path.basename(deb)))
     os.makedirs(os.path.join(tmp, "snaps"), exist_ok=True)
-    log("indexing package repository (%d debs)" % len(glob.glob(os.path.join(tmp, "*.deb"))))
-    proc = subprocess.run(["apt-ftparchive", "packages", "."], cwd=tmp,
-                                        capture_output=True, text=True)
+    log("indexing package repositories (%d debs, %d MAAS debs)"
+        % (len(glob.glob(os.path.join(tmp, "*.deb"))), len(os.listdir(maas_dir))))
+    _index_flat_repo(tmp, skip=recipe.MAAS_REPO_DIR)
+    _index_flat_repo(maas_dir)
+    os.rename(tmp, final)
+    return key, final
+
+
+def _index_flat_repo(directory, skip=None):
+    """Packages and Release of a flat repository (`deb URI ./`); debs under `skip` are not
+    in it (apt-ftparchive indexes subdirectories too)."""
+    proc = subprocess.run(["apt-ftparchive", "packages", "."], cwd=directory,
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise LabError("apt-ftparchive packages failed: %s" % proc.stderr[-2000:])
-    with open(os.path.join(tmp, "Packages"), "w") as fh:
-        fh.write(proc.stdout)
+    stanzas = [s for s in proc.stdout.split("\n\n") if s.strip()]
+    if skip:
+        stanzas = [s for s in stanzas if "\nFilename: ./%s/" % skip not in "\n" + s]
+    with open(os.path.join(directory, "Packages"), "w") as fh:
+        fh.write("".join(s.strip("\n") + "\n\n" for s in stanzas))
     proc = subprocess.run(
         ["apt-ftparchive", "-o", "APT::FTPArchive::Release::Origin=maas-ha-lab",
          "-o", "APT::FTPArchive::Release::Label=maas-ha-lab", "release", "."],
-        cwd=tmp, capture_output=True, text=True)
+        cwd=directory, capture_output=True, text=True)
     if proc.returncode != 0:
         raise LabError("apt-ftparchive release failed: %s" % proc.stderr[-2000:])
-    with open(os.path.join(tmp, "Release"), "w") as fh:
+    with open(os.path.join(directory, "Release"), "w") as fh:
         fh.write(proc.stdout)
-    os.rename(tmp, final)
-    return key, final
 
 
 def build_layer(bkey, base_dir, skey, repo_dir):

@@ -19,7 +19,12 @@ BASE_INCLUDE = [
 REPO_PACKAGES = [
     "postgresql", "postgresql-client", "haproxy", "bind9", "bind9-utils", "bind9-dnsutils",
     "socat", "sudo", "python3-psycopg2", "python3-yaml", "python3-requests", "curl", "jq",
+    "libvirt-clients",  # a dependency of maas-rack-controller, as in MAAS's debian/control
 ]
+
+# Offered the same way, but with their dependencies only (their recommendations, such as
+# QEMU, are not needed): libvirt's daemon, to make a lab host a real VM host.
+REPO_PACKAGES_WITHOUT_RECOMMENDS = ["libvirt-daemon-system"]
 
 # Units that make no sense in a lab container and only cost memory or boot time.
 MASK_UNITS = [
@@ -29,8 +34,42 @@ MASK_UNITS = [
     "fstrim.timer",
 ]
 
-# The only apt source inside the hosts.
+# The only apt source inside the hosts: the lab's stand-in for the Ubuntu archive (Debian
+# packages and the stand-in snapd). MAAS's packages are in a repository of their own,
+# /srv/labrepo/maas, which a host knows only once the deploy adds it (maas_package_mirror),
+# as MAAS's PPA on a stock Ubuntu host.
 LAB_SOURCES_LIST = "deb [trusted=yes] file:/srv/labrepo ./\n"
+MAAS_REPO_DIR = "maas"
+
+# Files that make the Debian hosts look like stock Ubuntu server hosts where the deploy asks.
+# /etc/os-release names the series MAAS 3.4/3.5 are built for (/usr/lib/os-release stays
+# Debian's); /usr/sbin/lxd stands for the lxd-installer stub of Ubuntu 24.04 images (22.04's
+# uninitialised lxd snap plays the same part: LXD present but not in use).
+UBUNTU_FILES = {
+    "etc/os-release": (0o644, """\
+# Lab test equipment: a Debian bookworm host presenting itself as the Ubuntu series the
+# lab's MAAS stand-in is built for (see lab/README.md). /usr/lib/os-release is Debian's.
+PRETTY_NAME="Ubuntu 22.04.5 LTS"
+NAME="Ubuntu"
+VERSION_ID="22.04"
+VERSION="22.04.5 LTS (Jammy Jellyfish)"
+VERSION_CODENAME=jammy
+ID=ubuntu
+ID_LIKE=debian
+UBUNTU_CODENAME=jammy
+"""),
+    "usr/sbin/lxd": (0o755, """\
+#!/bin/sh
+# Lab test equipment: stands for lxd-installer's /usr/sbin/lxd on stock Ubuntu 24.04, which
+# installs the lxd snap the first time it is run. There is no lxd snap in the lab.
+if [ -x /snap/bin/lxd ]; then
+    exec /snap/bin/lxd "$@"
+fi
+echo "Installing LXD snap, please be patient." >&2
+echo 'error: snap "lxd" not found (lab: no LXD)' >&2
+exit 1
+"""),
+}
 
 SSHD_CONFIG = """\
 # lab: root logs in by key only; no DNS lookups (there is no DNS in the lab)

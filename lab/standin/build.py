@@ -334,7 +334,8 @@ def build_debs(outdir, work):
         init = "        maas-rack config --init\n" if series == "3.4" else ""
         write(os.path.join(t, "DEBIAN/control"), control(
             "maas-rack-controller", version,
-            ["python3", "python3-yaml", "maas-common " + exact, "maas-cli " + exact],
+            # libvirt-clients as the real package (MAAS's debian/control): virsh on every deb rack
+            ["python3", "python3-yaml", "libvirt-clients", "maas-common " + exact, "maas-cli " + exact],
             "Rack Controller for MAAS"))
         write(os.path.join(t, "DEBIAN/postinst"), script(RACK_POSTINST.format(init=init, tftp=tftp),
                                                          "maas-rack-controller postinst"), 0o755)

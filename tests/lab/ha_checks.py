@@ -72,3 +72,20 @@ def assert_regiond_conf(lab, regions, flavour, pg) -> None:
 
 def max_connections(lab, pg) -> int:
     return int(lab.ssh(pg, "runuser -u postgres -- psql -AtX -c 'SHOW max_connections'").strip())
+
+
+def refused(result, message: str) -> None:
+    """The run was refused with `message` before any operation changed a host."""
+    assert result.returncode != 0, result.tail()
+    assert message in result.output, result.tail(30)
+    assert result.changed_ops == {}, result.changed_ops
+
+
+def assert_untouched(lab, names) -> None:
+    """Nothing was installed on these hosts, and no MAAS package source added: they are
+    still as the image made them."""
+    for name in names:
+        found = lab.ssh(name, "dpkg-query -W -f='${Package} ' postgresql haproxy maas-region-api "
+                              "maas-rack-controller 2>/dev/null; test -e /snap/maas && echo snap-maas; "
+                              "test -e /etc/apt/sources.list.d/maas.list && echo maas-source", check=False)
+        assert found.strip() == "", (name, found)

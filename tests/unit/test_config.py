@@ -343,3 +343,31 @@ def test_ipv6_addresses_are_compared_in_one_form(inventory_factory):
     inv = inventory_factory(host_data={"k1": {"ssh_hostname": "fd00::12"},
                                        "k2": {"ssh_hostname": "fd00:0:0::0012"}})
     assert "is also used by k1" in refusal(inv)
+
+
+@pytest.mark.parametrize("mirror", ["deb [trusted=yes] file:/srv/labrepo/maas ./",
+                                    "deb [signed-by=/etc/apt/keyrings/maas.gpg] http://mirror/maas/3.5/ubuntu jammy main",
+                                    "http://mirror.example/maas/3.5/ubuntu"])
+def test_package_mirror_line_or_url_is_accepted(inventory_factory, mirror):
+    validate_inventory(inventory_factory(host_data={"k1": {"maas_package_mirror": mirror}}))
+
+
+@pytest.mark.parametrize("mirror", ["ppa:maas/3.5", "deb jammy main", "mirror.example/maas", 35,
+                                    "deb http://mirror/maas jammy main\ndeb http://other jammy main"])
+def test_bad_package_mirror_is_refused(inventory_factory, mirror):
+    with pytest.raises(SettingError) as error:
+        validate_inventory(inventory_factory(host_data={"k1": {"maas_package_mirror": mirror}}))
+    assert str(error.value).startswith("host k1: setting `maas_package_mirror`: must be an apt source line")
+
+
+def test_snap_channel_off_the_version_track_is_refused(inventory_factory):
+    inv = inventory_factory(host_data={"k1": {"maas_flavour": "snap", "maas_snap_channel": "3.4/stable"}})
+    with pytest.raises(SettingError) as error:
+        validate_inventory(inv)
+    assert str(error.value) == ("host k1: setting `maas_snap_channel`: '3.4/stable' is not on the track "
+                                "of maas_version 3.5: use `3.5/<risk>` (e.g. `3.5/stable`)")
+
+
+def test_snap_channel_on_the_version_track_is_accepted(inventory_factory):
+    validate_inventory(inventory_factory(host_data={"k1": {"maas_flavour": "snap",
+                                                           "maas_snap_channel": "3.5/edge"}}))

@@ -15,6 +15,10 @@ BARE = {"flavour": None, "flavours": [], "version": None, "series": None,
         "package_version": None, "mode": "none", "snap_channel": None}
 
 
+JAMMY = {"id": "ubuntu", "version_id": "22.04", "codename": "jammy"}
+NOBLE = {"id": "ubuntu", "version_id": "24.04", "codename": "noble"}
+
+
 def installed(flavour, version):
     return {**BARE, "flavour": flavour, "flavours": [flavour], "version": version,
             "series": version.rsplit(".", 1)[0], "mode": "rack"}
@@ -26,11 +30,11 @@ def facts(monkeypatch):
     table = {"MaasInstall": {}, "VmHostSoftware": {}, "MaasRegistration": {}, "Cpus": {},
              "Hostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
-             "PostgresSettings": {}}
+             "PostgresSettings": {}, "OsRelease": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
                 "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
-                "RackdConf": None, "PostgresSettings": {}}
+                "RackdConf": None, "PostgresSettings": {}, "OsRelease": JAMMY}
 
     def answer(name, host):
         return table[name].get(host.name, defaults.get(name, host.name))
@@ -110,8 +114,59 @@ def test_rack_on_vm_host_is_refused(inventory_factory, facts):
     facts["VmHostSoftware"] = {"k2": ["libvirt"]}
     with pytest.raises(SettingError) as error:
         build(inventory_factory())
-    assert str(error.value) == ("host k2: setting `group maas_rack`: libvirt found: a rack "
-                                "controller must not run on a VM host (libvirt/LXD)")
+    assert str(error.value) == ("host k2: setting `group maas_rack`: libvirt found (a libvirt daemon "
+                                "(libvirtd or virtqemud) is installed or running): a rack controller "
+                                "must not run on a VM host (libvirt/LXD); client tools such as virsh "
+                                "and an LXD that is not initialised are fine")
+
+
+def test_deb_hosts_on_their_series_pass(inventory_factory, facts):
+    topo = build(inventory_factory())
+    assert topo.os_releases == {name: JAMMY for name in ("r1", "r2", "k1", "k2")}
+
+
+def test_version_without_a_build_for_the_series_is_refused(inventory_factory, facts):
+    facts["OsRelease"] = {"k2": NOBLE}
+    with pytest.raises(SettingError) as error:
+        build(inventory_factory())
+    assert str(error.value).startswith("host k2: setting `maas_version`: MAAS 3.5 deb packages are "
+                                       "built for Ubuntu jammy only, but this host runs ubuntu noble")
+
+
+def test_3_6_needs_noble(inventory_factory, facts):
+    with pytest.raises(SettingError) as error:
+        build(inventory_factory(group_data={"maas_region": {"maas_version": "3.6"},
+                                            "maas_rack": {"maas_version": "3.6"}}))
+    assert "host r1: setting `maas_version`: MAAS 3.6 deb packages are built for Ubuntu noble" in str(error.value)
+    facts["OsRelease"] = {name: NOBLE for name in ("r1", "r2", "k1", "k2")}
+    build(inventory_factory(group_data={"maas_region": {"maas_version": "3.6"},
+                                        "maas_rack": {"maas_version": "3.6"}}))
+
+
+def test_a_host_that_is_not_ubuntu_is_refused(inventory_factory, facts):
+    facts["OsRelease"] = {"r2": {"id": "debian", "version_id": "12", "codename": "bookworm"}}
+    with pytest.raises(SettingError) as error:
+        build(inventory_factory())
+    assert "host r2: setting `maas_version`: MAAS 3.5 deb packages are built for Ubuntu jammy only, " \
+           "but this host runs debian bookworm" in str(error.value)
+
+
+def test_an_unknown_deb_version_is_refused(inventory_factory, facts):
+    with pytest.raises(SettingError) as error:
+        build(inventory_factory(group_data={"maas_region": {"maas_version": "3.9"},
+                                            "maas_rack": {"maas_version": "3.9"}}))
+    assert str(error.value).startswith("host r1: setting `maas_version`: MAAS 3.9 has no deb build")
+
+
+def test_snap_hosts_need_no_series(inventory_factory, facts):
+    facts["OsRelease"] = {"k2": NOBLE}
+    topo = build(inventory_factory(host_data={"k2": {"maas_flavour": "snap"}}))
+    assert "k2" not in topo.os_releases
+
+
+def test_unreachable_host_sits_the_series_check_out(inventory_factory, facts):
+    facts["OsRelease"] = {"k2": None}
+    build(inventory_factory())
 
 
 def test_rack_registered_elsewhere_is_refused(inventory_factory, facts):
