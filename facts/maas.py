@@ -30,14 +30,15 @@ DEB_REGION_PACKAGE = "maas-region-api"
 DEB_RACK_PACKAGE = "maas-rack-controller"
 
 
-def _check_flavour(flavour: str) -> None:
+def require_flavour(flavour: str) -> None:
+    """Refuse a flavour that is not one of FLAVOURS (ValueError)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown MAAS flavour {flavour!r} (expected one of {FLAVOURS})")
 
 
 def data_dir(flavour: str) -> str:
     """MAAS data directory (``MAAS_DATA``) of a flavour."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     return _DATA_DIRS[flavour]
 
 
@@ -53,13 +54,13 @@ def maas_id_path(flavour: str) -> str:
 
 def region_cli(flavour: str) -> str:
     """The local region admin command: ``maas-region`` (deb) or ``/snap/bin/maas`` (snap)."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     return "maas-region" if flavour == "deb" else SNAP_MAAS
 
 
 def api_cli(flavour: str) -> str:
     """The ``maas`` API CLI of a flavour (deb: from PATH, snap: absolute)."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     return "maas" if flavour == "deb" else SNAP_MAAS
 
 
