@@ -225,6 +225,21 @@ class MaasRegistration(FactBase):
         }
 
 
+class MaasHostname(FactBase):
+    """
+    The name MAAS knows this host by: its kernel hostname (``uname -n``) without the domain.
+    MAAS keeps a controller's short hostname (the domain dropped when it registers) and
+    ``?hostname=`` matches exactly, so an FQDN host is found only under its short name.
+    """
+
+    def command(self) -> str:
+        return "uname -n"
+
+    def process(self, output):
+        name = "".join(line.strip() for line in output)
+        return name.split(".", 1)[0] or None
+
+
 class MaasSecretPath(FactBase):
     """Path of the existing MAAS shared secret file, or ``None`` (for ad-hoc queries)."""
 
