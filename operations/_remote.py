@@ -61,6 +61,12 @@ def run(state, target, command, **arguments):
     )
 
 
+def stderr_tail(output) -> str:
+    """The last line a failed command wrote to stderr, as `` (why)`` for an error message."""
+    lines = [line.strip() for line in (getattr(output, "stderr", "") or "").splitlines() if line.strip()]
+    return f" ({lines[-1][-300:]})" if lines else ""
+
+
 def inventory_host(state, name: str, role: str):
     """The inventory host ``name``, connected (raises OperationError naming its ``role``)."""
     target = state.inventory.get_host(name, default=None)
@@ -89,6 +95,7 @@ def read_api_key(state, target, admin_username, flavour=None) -> str:
     key = "".join(output.stdout_lines).strip() if ok else ""
     if key.count(":") != 2:
         raise OperationError(
-            f"cannot read an API key for MAAS user {admin_username} on {target.name}",
+            f"cannot read an API key for MAAS user {admin_username} on {target.name}"
+            + stderr_tail(output),
         )
     return key

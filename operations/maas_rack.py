@@ -28,7 +28,9 @@ from facts.maas import (
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
 from facts.memo import once_per_run, recall
-from operations._remote import fail as _fail, inventory_host, quote as _q, read_api_key, run
+from operations._remote import (
+    fail as _fail, inventory_host, quote as _q, read_api_key, run, stderr_tail,
+)
 from operations.maas_api_client import MaasApiError, MaasClient
 from operations.maas_region import check_flavour, fact_data
 
@@ -65,7 +67,8 @@ def _read_secret(state, secret_host: str, secret_path: str) -> str:
     value = "".join(output.stdout_lines).strip() if ok else ""
     if not value:
         raise OperationError(
-            f"cannot read the MAAS shared secret from {secret_host}:{secret_path}",
+            f"cannot read the MAAS shared secret from {secret_host}:{secret_path}"
+            + stderr_tail(output),
         )
     return value
 

@@ -90,6 +90,19 @@ def test_a_root_login_runs_them_without_sudo():
     assert_every_call_as(state, _sudo=False)
 
 
+def test_a_refused_secret_read_says_why():
+    state, _, rack = make_state(OPERATOR)
+    logged = []
+    rack.log_styled = lambda message, **kwargs: logged.append(message)
+    region = state.inventory.get_host("region1")
+    region.run_shell_command = lambda command, **kwargs: (False, SimpleNamespace(
+        stdout_lines=[], stdout="", stderr="cat: /var/lib/maas/secret: Permission denied\n"))
+    assert register_rack(state, rack, "deb", ["http://10.0.0.5:5240/MAAS"], "region1",
+                         "/var/lib/maas/secret", wait_seconds=0) is False
+    assert logged == ["rack1: rack registration failed: cannot read the MAAS shared secret from "
+                      "region1:/var/lib/maas/secret (cat: /var/lib/maas/secret: Permission denied)"]
+
+
 def test_the_running_operation_arguments_win_over_host_data():
     """As for the commands an operation yields: `_sudo_user` given to the operation applies."""
     from operations._remote import connection_arguments
