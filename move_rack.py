@@ -8,16 +8,16 @@ versions is refused before anything changes.
 """
 
 from pyinfra import host, inventory, state
-from pyinfra.facts.server import Hostname
 
 from deploys.rack_lifecycle import join_other_maas, release_rack, target_rack
 from deploys.topology import gather, get_topology
+from facts.maas import MaasHostname
 
 topology = get_topology(state, inventory)
 rack = target_rack(topology, "maas_move_rack")
 
 if topology.is_primary(host):
-    release_rack(topology, rack, rack_hostname=gather(Hostname, [rack])[rack.name],
+    release_rack(topology, rack, rack_hostname=gather(MaasHostname, [rack])[rack.name],
                  move_dhcp_to_hostname=None)
 
 if host == rack:

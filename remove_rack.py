@@ -8,11 +8,11 @@ the rack through the API, then removes its software. Take it out of the inventor
 """
 
 from pyinfra import host, inventory, state
-from pyinfra.facts.server import Hostname
 
 from config import SettingError
 from deploys.rack_lifecycle import release_rack, remove_rack_software, target_rack
 from deploys.topology import gather, get_topology
+from facts.maas import MaasHostname
 
 topology = get_topology(state, inventory)
 rack = target_rack(topology, "maas_remove_rack")
@@ -26,8 +26,8 @@ if topology.is_primary(host):
     release_rack(
         topology,
         rack,
-        rack_hostname=gather(Hostname, [rack])[rack.name],
-        move_dhcp_to_hostname=gather(Hostname, [move_to_host])[move_to_host.name] if move_to else None,
+        rack_hostname=gather(MaasHostname, [rack])[rack.name],
+        move_dhcp_to_hostname=gather(MaasHostname, [move_to_host])[move_to_host.name] if move_to else None,
     )
 
 if host == rack:

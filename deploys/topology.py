@@ -17,14 +17,13 @@ import gevent
 from pyinfra.context import ctx_config, ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Cpus
-from pyinfra.facts.server import Hostname
 
 import config
 from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
 from deploys.packages import series_problem
 from facts.batch import BATCHABLE, FactBatch
 from facts.haproxy_runtime import HaproxyServers
-from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration, api_cli
+from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
@@ -185,7 +184,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
         "batch": (FactBatch, list(asks), lambda one: {"facts": [list(part) for part in asks[one].values()],
                                                       "side_by_side": one in topo.regions}),
         "cpus": (Cpus, [region for region in topo.regions if not config.get(region, "maas_num_workers")]),
-        "rack_hostnames": (Hostname, dhcp_racks),
+        "rack_hostnames": (MaasHostname, dhcp_racks),
         "deb_packages": (DebPackages, list(dict.fromkeys(topo.postgres + topo.haproxies))),
         "pg_settings": (PostgresSettings, topo.postgres, _pg_settings_args),
     })

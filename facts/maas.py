@@ -30,14 +30,15 @@ DEB_REGION_PACKAGE = "maas-region-api"
 DEB_RACK_PACKAGE = "maas-rack-controller"
 
 
-def _check_flavour(flavour: str) -> None:
+def require_flavour(flavour: str) -> None:
+    """Refuse a flavour that is not one of FLAVOURS (ValueError)."""
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown MAAS flavour {flavour!r} (expected one of {FLAVOURS})")
 
 
 def data_dir(flavour: str) -> str:
     """MAAS data directory (``MAAS_DATA``) of a flavour."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     return _DATA_DIRS[flavour]
 
 
@@ -53,13 +54,13 @@ def maas_id_path(flavour: str) -> str:
 
 def region_cli(flavour: str) -> str:
     """The local region admin command: ``maas-region`` (deb) or ``/snap/bin/maas`` (snap)."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     return "maas-region" if flavour == "deb" else SNAP_MAAS
 
 
 def api_cli(flavour: str) -> str:
     """The ``maas`` API CLI of a flavour (deb: from PATH, snap: absolute)."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     return "maas" if flavour == "deb" else SNAP_MAAS
 
 
@@ -222,6 +223,21 @@ class MaasRegistration(FactBase):
             "secret_path": values.get("secret_path") or None,
             "secret_sha256": values.get("secret_sha256") or None,
         }
+
+
+class MaasHostname(FactBase):
+    """
+    The name MAAS knows this host by: its kernel hostname (``uname -n``) without the domain.
+    MAAS keeps a controller's short hostname (the domain dropped when it registers) and
+    ``?hostname=`` matches exactly, so an FQDN host is found only under its short name.
+    """
+
+    def command(self) -> str:
+        return "uname -n"
+
+    def process(self, output):
+        name = "".join(line.strip() for line in output)
+        return name.split(".", 1)[0] or None
 
 
 class MaasSecretPath(FactBase):

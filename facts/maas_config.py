@@ -15,7 +15,7 @@ import shlex
 import yaml
 from pyinfra.api import FactBase
 
-from facts.maas import _check_flavour
+from facts.maas import require_flavour
 
 CONFIG_PATHS = {
     ("regiond", "deb"): "/etc/maas/regiond.conf",
@@ -30,7 +30,7 @@ SECRET_KEYS = ("database_pass", "vault_secret_id", "vault_approle_id")
 
 def config_path(kind: str, flavour: str) -> str:
     """Path of ``regiond`` or ``rackd`` configuration for a flavour."""
-    _check_flavour(flavour)
+    require_flavour(flavour)
     if kind not in ("regiond", "rackd"):
         raise ValueError(f"unknown MAAS config kind {kind!r} (expected 'regiond' or 'rackd')")
     return CONFIG_PATHS[(kind, flavour)]

@@ -10,6 +10,10 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
     MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
     MAAS_HA_RACK_REGISTER_TIMEOUT  seconds to wait for a rack to register
+
+Like production, the deploy logs in as an operator who is not root and becomes root with
+sudo (``_sudo``); the login user is the lab's ``ssh_user`` (MAAS_HA_LAB_SSH_USER=root when the
+lab is brought up gives a lab that lets root in, and then no sudo is used).
 """
 
 import json
@@ -63,10 +67,15 @@ def _lab_secrets_key(name: str) -> str:
     return name if _instance == "a" else f"{_instance}_{name}"
 
 
+_login = {"ssh_user": _lab.get("ssh_user", "root")}
+if _login["ssh_user"] != "root":
+    _login["_sudo"] = True
+
+
 def _host(name: str, **data) -> tuple:
     return (name, {
         "ssh_hostname": _lab["hosts"][name]["address"],
-        "ssh_user": "root",
+        **_login,
         "ssh_key": _lab["ssh_key"],
         "ssh_strict_host_key_checking": "no",
         "ssh_known_hosts_file": "/dev/null",

@@ -203,7 +203,7 @@ def cmd_exec(args):
     if not doc or args.host not in doc["hosts"]:
         raise LabError("%s is not a host of the running lab" % args.host)
     tty = sys.stdin.isatty() and not command
-    return subprocess.call(H.ssh_cmd(address, command or None, tty=tty))
+    return subprocess.call(H.ssh_cmd(address, command or None, tty=tty, user=doc.get("ssh_user")))
 
 
 def cmd_status(args):

@@ -5,6 +5,7 @@ Lab tooling (test equipment): reads /var/lib/maas-ha-lab/hosts.json; never print
 """
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -19,11 +20,15 @@ LAB = Path("/var/lib/maas-ha-lab")
 
 
 def ssh(hosts: dict, name: str, command: str) -> str:
+    """`command` run as root on a lab host (through `sudo -n` when the login user is not root)."""
     address = hosts["hosts"][name]["address"]
+    user = hosts.get("ssh_user", "root")
+    if user != "root":
+        command = f"sudo -n sh -c {shlex.quote(command)}"
     result = subprocess.run(
         ["ssh", "-i", hosts["ssh_key"], "-o", "StrictHostKeyChecking=no", "-o",
          "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-         f"root@{address}", command],
+         f"{user}@{address}", command],
         capture_output=True, text=True, timeout=60, check=False)
     return result.stdout
 

@@ -9,7 +9,6 @@ with the admin's key read on the region host (never printed).
 from __future__ import annotations
 
 import ipaddress
-import logging
 
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
@@ -17,10 +16,8 @@ from pyinfra.api.exceptions import OperationError, OperationValueError
 
 from facts.maas_api import MaasIpRanges, MaasRackControllers, MaasVlans
 from operations.maas_api_client import MaasApiError, MaasClient
-from operations.maas_rack import _fail, _read_api_key
+from operations._remote import fail, read_api_key
 from operations.maas_region import fact_data
-
-logger = logging.getLogger(__name__)
 
 
 def normalise_range(dynamic_range):
@@ -94,12 +91,11 @@ def apply_vlan_dhcp_ha(
     primary_rack,
     secondary_rack,
     dynamic_range=None,
-    use_sudo=False,
 ):
     """Execution-time half of ``vlan_dhcp_ha``: range, racks and ``dhcp_on`` via the API."""
     label = f"VLAN {fabric}.{vid}"
     try:
-        client = MaasClient(api_url, _read_api_key(host, admin_username, key_flavour, use_sudo))
+        client = MaasClient(api_url, read_api_key(state, host, admin_username, key_flavour))
         fabrics = _api_call(label, client.get, "fabrics/") or []
         found = [
             (fab, vlan)
@@ -175,7 +171,7 @@ def apply_vlan_dhcp_ha(
             _api_call(label, client.put, path, changes)
             host.log_styled(f"{label}: updated {', '.join(sorted(changes))}", fg="green")
     except (OperationError, MaasApiError) as error:
-        return _fail(host, f"{host.name}: DHCP HA on {label} failed: {error}")
+        return fail(host, f"{host.name}: DHCP HA on {label} failed: {error}")
     return True
 
 
@@ -191,7 +187,6 @@ def vlan_dhcp_ha(
     dynamic_range=None,
     profile="maas-ha",
     maas_cli="maas",
-    use_sudo=False,
 ):
     """
     Serve DHCP on a VLAN from two racks (MAAS DHCP HA).
@@ -276,6 +271,5 @@ def vlan_dhcp_ha(
             "primary_rack": primary_rack,
             "secondary_rack": secondary_rack,
             "dynamic_range": dynamic_range,
-            "use_sudo": bool(use_sudo),
         },
     )

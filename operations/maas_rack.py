@@ -8,8 +8,6 @@ wrong secret, so the function waits for ``maas_id`` to appear and fails clearly 
 
 from __future__ import annotations
 
-import logging
-import shlex
 import time
 from io import StringIO
 
@@ -30,18 +28,15 @@ from facts.maas import (
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
 from facts.memo import once_per_run, recall
+from operations._remote import (
+    fail as _fail, inventory_host, quote as _q, read_api_key, run, stderr_tail,
+)
 from operations.maas_api_client import MaasApiError, MaasClient
 from operations.maas_region import check_flavour, fact_data
-
-logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 3
 RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
 
-
-
-def _q(value) -> str:
-    return shlex.quote(str(value))
 
 
 def _url_list(region_urls) -> list:
@@ -57,39 +52,23 @@ def lists_urls(settings: dict, region_urls) -> bool:
     return isinstance(current, list) and [str(url) for url in current] == _url_list(region_urls)
 
 
-def _run(target, command, use_sudo=False):
-    """Run a command quietly (neither the command nor its output is printed)."""
-    kwargs = {"print_output": False, "print_input": False}
-    if use_sudo:
-        kwargs["_sudo"] = True
-    return target.run_shell_command(command, **kwargs)
-
-
-def _fail(target, message: str) -> bool:
-    target.log_styled(message, fg="red", log_func=logger.error)
-    return False
-
-
-def read_remote_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> str:
+def read_remote_secret(state, secret_host: str, secret_path: str) -> str:
     """The shared secret from ``secret_host``, read once per run; raises OperationError.
     Every rack registers at once: the first reads, the others wait for its answer instead of
     each opening a channel to the region (sshd refuses sessions past MaxSessions, 10)."""
     return once_per_run(state, f"secret {secret_host}:{secret_path}",
-                        lambda: _read_secret(state, secret_host, secret_path, use_sudo))
+                        lambda: _read_secret(state, secret_host, secret_path))
 
 
-def _read_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> str:
+def _read_secret(state, secret_host: str, secret_path: str) -> str:
     """One read of the shared secret from the region host (raises OperationError)."""
-    source = state.inventory.get_host(secret_host, default=None)
-    if source is None:
-        raise OperationError(f"secret host {secret_host} is not in the inventory")
-    if not source.connected:
-        source.connect(raise_exceptions=True)
-    ok, output = _run(source, StringCommand("cat", _q(secret_path)), use_sudo)
+    source = inventory_host(state, secret_host, "secret host")
+    ok, output = run(state, source, StringCommand("cat", _q(secret_path)))
     value = "".join(output.stdout_lines).strip() if ok else ""
     if not value:
         raise OperationError(
-            f"cannot read the MAAS shared secret from {secret_host}:{secret_path}",
+            f"cannot read the MAAS shared secret from {secret_host}:{secret_path}"
+            + stderr_tail(output),
         )
     return value
 
@@ -102,13 +81,12 @@ def register_rack(
     secret_host,
     secret_path,
     wait_seconds=90,
-    use_sudo=False,
 ):
     """Execution-time half of ``register``: read the secret, register, wait for ``maas_id``."""
     urls = _url_list(region_urls)
     source = f"{secret_host}:{secret_path}"
     try:
-        secret = read_remote_secret(state, secret_host, secret_path, use_sudo)
+        secret = read_remote_secret(state, secret_host, secret_path)
     except OperationError as error:
         return _fail(host, f"{host.name}: rack registration failed: {error}")
 
@@ -124,7 +102,7 @@ def register_rack(
             "rm", "-f", _q(id_path), "&&",
             SNAP_MAAS, "init", "rack", "--maas-url", _q(urls[0]), "--secret", hidden, "--force",
         )  # fmt: skip
-    ok, output = _run(host, command, use_sudo)
+    ok, output = run(state, host, command)
     if not ok:
         return _fail(
             host,
@@ -135,7 +113,7 @@ def register_rack(
     deadline = time.monotonic() + max(0, int(wait_seconds))
     check = StringCommand("cat", _q(id_path), "2>/dev/null", "||", "true")
     while True:
-        ok, output = _run(host, check, use_sudo)
+        ok, output = run(state, host, check)
         if ok and output.stdout.strip():
             host.log_styled(f"registered as rack controller {output.stdout.strip()}", fg="green")
             return True
@@ -143,10 +121,8 @@ def register_rack(
             break
         gevent.sleep(POLL_SECONDS)
 
-    _, logs = _run(
-        host,
-        StringCommand("journalctl", "-u", RACKD_JOURNAL[flavour], "-n", "5", "--no-pager"),
-        use_sudo,
+    _, logs = run(
+        state, host, StringCommand("journalctl", "-u", RACKD_JOURNAL[flavour], "-n", "5", "--no-pager"),
     )
     return _fail(
         host,
@@ -165,7 +141,6 @@ def register(
     secret_path,
     expected_secret_sha256=None,
     wait_seconds=90,
-    use_sudo=False,
     replace_registration=False,
 ):
     """
@@ -177,7 +152,6 @@ def register(
     + secret_path: path of the secret file on ``secret_host``
     + expected_secret_sha256: the region secret's digest (``MaasRegistration`` on a region)
     + wait_seconds: how long to wait for the registration to show (``maas_id`` written)
-    + use_sudo: run the execution-time commands with sudo
     + replace_registration: register even when the rack belongs to another MAAS (the move
       deploy, after it deleted the rack there)
 
@@ -226,7 +200,6 @@ def register(
             "secret_host": str(secret_host),
             "secret_path": secret_path,
             "wait_seconds": int(wait_seconds),
-            "use_sudo": bool(use_sudo),
         },
     )
 
@@ -286,40 +259,13 @@ def region_urls(flavour, region_urls):
     yield StringCommand("snap", "restart", "maas")
 
 
-def _read_api_key(target, admin_username, flavour=None, use_sudo=False) -> str:
-    """First API key of ``admin_username`` read on ``target`` (never printed)."""
-    user = _q(admin_username)
-    if flavour == "deb":
-        command = f"maas-region apikey --username {user} | head -n 1"
-    elif flavour == "snap":
-        command = f"{SNAP_MAAS} apikey --username {user} | head -n 1"
-    else:
-        command = (
-            f"if [ -x {SNAP_MAAS} ] && [ -f /var/snap/maas/common/snap_mode ]; "
-            f"then {SNAP_MAAS} apikey --username {user}; "
-            f"else maas-region apikey --username {user}; fi | head -n 1"
-        )
-    ok, output = _run(target, StringCommand(command), use_sudo)
-    key = "".join(output.stdout_lines).strip() if ok else ""
-    if key.count(":") != 2:
-        raise OperationError(
-            f"cannot read an API key for MAAS user {admin_username} on {target.name}",
-        )
-    return key
-
-
 def deregister_rack(
     state, host, api_url, key_host, admin_username, hostname, force=False, key_flavour=None,
-    use_sudo=False,
 ):  # fmt: skip
     """Execution-time half of ``deregister``: delete the rack through the API."""
     try:
-        source = state.inventory.get_host(key_host, default=None)
-        if source is None:
-            raise OperationError(f"key host {key_host} is not in the inventory")
-        if not source.connected:
-            source.connect(raise_exceptions=True)
-        client = MaasClient(api_url, _read_api_key(source, admin_username, key_flavour, use_sudo))
+        source = inventory_host(state, key_host, "key host")
+        client = MaasClient(api_url, read_api_key(state, source, admin_username, key_flavour))
         racks = client.get("rackcontrollers/", hostname=hostname) or []
         racks = [rack for rack in racks if rack.get("hostname") == hostname]
         if not racks:
@@ -335,9 +281,7 @@ def deregister_rack(
 
 
 @operation()
-def deregister(
-    api_url, key_host, admin_username, hostname, force=False, key_flavour=None, use_sudo=False
-):
+def deregister(api_url, key_host, admin_username, hostname, force=False, key_flavour=None):
     """
     Delete this rack from the region (API ``DELETE rackcontrollers/<id>/``).
 
@@ -377,7 +321,6 @@ def deregister(
             "hostname": hostname,
             "force": bool(force),
             "key_flavour": key_flavour,
-            "use_sudo": bool(use_sudo),
         },
     )
 

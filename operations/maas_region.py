@@ -7,7 +7,6 @@ password, admin password, API key) only ever appear as ``HiddenValue`` or stay o
 
 from __future__ import annotations
 
-import shlex
 
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
@@ -27,6 +26,7 @@ from facts.maas import (
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RegiondConf, config_path as maas_config_path, secret_digest
 from facts.memo import recall
+from operations._remote import quote as _q
 from operations.maas_api_client import api_root
 
 DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
@@ -48,10 +48,6 @@ def check_flavour(flavour) -> None:
         raise OperationValueError(
             f"{host.name}: MAAS flavour {flavour!r} is not one of {', '.join(FLAVOURS)}",
         )
-
-
-def _q(value) -> str:
-    return shlex.quote(str(value))
 
 
 def _same(current, wanted) -> bool:

@@ -23,6 +23,33 @@ RUN_DIR = os.path.join(STATE_DIR, "run")      # one JSON record per started cont
 HOSTS_DIR = os.path.join(STATE_DIR, "hosts")  # per-host overlay upper dirs
 LOG_DIR = os.path.join(STATE_DIR, "logs")     # per-host console logs
 
+# Like production, the lab is run by an operator who is not root: every host has this user
+# (passwordless sudo, as on Ubuntu cloud images) and sshd refuses root. MAAS_HA_LAB_SSH_USER=root
+# at `up`/`reset` boots hosts that let root in by key instead (the old, kinder lab).
+OPERATOR_USER = "ubuntu"
+OPERATOR_UID = 1000
+# Hosts carry fully qualified hostnames (`region1.maas-lab.test`), as production hosts often
+# do, while MAAS keeps only the short name; MAAS_HA_LAB_DOMAIN="" gives short hostnames.
+DEFAULT_DOMAIN = "maas-lab.test"
+
+
+def login_user():
+    """The user ssh logs in as: the operator, or root when MAAS_HA_LAB_SSH_USER=root."""
+    user = os.environ.get("MAAS_HA_LAB_SSH_USER") or OPERATOR_USER
+    if user not in (OPERATOR_USER, "root"):
+        raise LabError("MAAS_HA_LAB_SSH_USER must be %s or root (got %r)" % (OPERATOR_USER, user))
+    return user
+
+
+def domain():
+    """The DNS domain of the lab hosts' kernel hostnames ("" for short hostnames)."""
+    return os.environ.get("MAAS_HA_LAB_DOMAIN", DEFAULT_DOMAIN).strip(".")
+
+
+def fqdn(host):
+    """The kernel hostname of a lab host: its name, qualified with the lab's domain."""
+    return "%s.%s" % (host, domain()) if domain() else host
+
 _T0 = time.monotonic()
 
 

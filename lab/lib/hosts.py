@@ -7,6 +7,7 @@ reuse) recorded in /var/lib/maas-ha-lab/run/<name>.json before anything else hap
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -14,7 +15,8 @@ import subprocess
 import time
 
 from . import net
-from .common import (HOSTS_DIR, LOG_DIR, RUN_DIR, SSH_KEY, LabError, log, run)
+from .common import (HOSTS_DIR, LOG_DIR, OPERATOR_UID, OPERATOR_USER, RUN_DIR, SSH_KEY, LabError,
+                     domain, fqdn, log, login_user, run)
 
 # name -> (last octet, inventory group, role, MAAS instance)
 FIXED_HOSTS = {
@@ -155,23 +157,44 @@ def upper_dir(host):
 
 
 def _inject(host, info, all_hosts):
-    """Files each host gets on top of the image: its name, the lab's /etc/hosts, the ssh key."""
+    """Files each host gets on top of the image: its hostname (qualified with the lab's
+    domain), the lab's /etc/hosts, the ssh key and who may log in with it."""
     up = upper_dir(host)
     os.makedirs(os.path.join(up, "etc"), exist_ok=True)
     os.chmod(os.path.join(up, "etc"), 0o755)
     with open(os.path.join(up, "etc/hostname"), "w") as fh:
-        fh.write(host + "\n")
-    lines = ["127.0.0.1 localhost", "127.0.1.1 %s" % host, "::1 localhost ip6-localhost"]
-    lines += ["%s %s" % (h["address"], n) for n, h in sorted(all_hosts.items()) if n != host]
+        fh.write(fqdn(host) + "\n")
+    lines = ["127.0.0.1 localhost", "127.0.1.1 %s" % _names(host), "::1 localhost ip6-localhost"]
+    lines += ["%s %s" % (h["address"], _names(n)) for n, h in sorted(all_hosts.items()) if n != host]
     with open(os.path.join(up, "etc/hosts"), "w") as fh:
         fh.write("\n".join(lines) + "\n")
-    ssh = os.path.join(up, "root/.ssh")
+    user = login_user()
+    sshd = os.path.join(up, "etc/ssh/sshd_config.d")
+    os.makedirs(sshd, exist_ok=True)
+    with open(os.path.join(sshd, "00-login.conf"), "w") as fh:  # first match wins in sshd
+        fh.write("# lab: who may log in (MAAS_HA_LAB_SSH_USER at boot)\n"
+                 "PermitRootLogin %s\n" % ("prohibit-password" if user == "root" else "no"))
+    _authorize("root", 0, os.path.join(up, "root"))
+    _authorize(OPERATOR_USER, OPERATOR_UID, os.path.join(up, "home", OPERATOR_USER))
+
+
+def _names(host):
+    """A host's /etc/hosts names: the qualified hostname first, then the short one."""
+    return fqdn(host) if fqdn(host) == host else "%s %s" % (fqdn(host), host)
+
+
+def _authorize(user, uid, home):
+    """The lab key in a user's authorized_keys (sshd decides whether that user may log in)."""
+    ssh = os.path.join(home, ".ssh")
     os.makedirs(ssh, exist_ok=True)
-    os.chmod(os.path.join(up, "root"), 0o700)
+    os.chmod(home, 0o700 if uid == 0 else 0o750)
     os.chmod(ssh, 0o700)
-    with open(SSH_KEY + ".pub") as src, open(os.path.join(ssh, "authorized_keys"), "w") as dst:
+    keys = os.path.join(ssh, "authorized_keys")
+    with open(SSH_KEY + ".pub") as src, open(keys, "w") as dst:
         dst.write(src.read())
-    os.chmod(os.path.join(ssh, "authorized_keys"), 0o600)
+    os.chmod(keys, 0o600)
+    for path in (home, ssh, keys):
+        os.chown(path, uid, uid)
 
 
 PROPAGATE_DIR = "/run/systemd/nspawn/propagate"
@@ -202,7 +225,7 @@ def start(host, image, all_hosts):
     os.makedirs(LOG_DIR, exist_ok=True)
     overlay = ":".join(image.lowers() + [upper_dir(host), "/"])
     cmd = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--boot",
-           "--machine=" + machine_name(host), "--hostname=" + host,
+           "--machine=" + machine_name(host), "--hostname=" + fqdn(host),
            "--directory=" + image.rootfs, "--overlay=" + overlay,
            "--network-namespace-path=/run/netns/" + net.ns_name(host),
            "--bind-ro=%s:/srv/labrepo" % image.repo,
@@ -241,16 +264,24 @@ def ssh_banner(address, timeout=1.0):
         return False
 
 
-def ssh_cmd(address, command=None, tty=False):
-    """The ssh command line that logs in to a lab host as root with the lab key."""
-    cmd = ["ssh", "-i", SSH_KEY] + SSH_OPTS + (["-t"] if tty else []) + ["root@" + address]
+def ssh_cmd(address, command=None, tty=False, user=None):
+    """The ssh command line that runs `command` (argv) as root on a lab host: logged in with
+    the lab key as `user` (default: the login user), through `sudo -n` unless that is root.
+    Without a command: an interactive root shell."""
+    user = user or login_user()
+    cmd = ["ssh", "-i", SSH_KEY] + SSH_OPTS + (["-t"] if tty else []) + [user + "@" + address]
+    if user != "root":
+        if command:
+            command = ["sudo", "-n", "sh", "-c", shlex.quote(" ".join(command))]
+        else:
+            command = ["sudo", "-n", "-i"]
     if command:
         cmd += ["--"] + list(command)
     return cmd
 
 
 def wait_ready(host, pid, timeout=180):
-    """Wait until sshd answers and a key login works (polling, no fixed sleep)."""
+    """Wait until sshd answers and a key login (with sudo) works (polling, no fixed sleep)."""
     address = host_info(host)["address"]
     deadline = time.monotonic() + timeout
     delay = 0.2
@@ -328,7 +359,7 @@ def drop_upper(host):
 
 
 def ssh_keygen():
-    """Generate the lab's ssh key once (root logs in to every host with it)."""
+    """Generate the lab's ssh key once (the login user logs in to every host with it)."""
     if os.path.exists(SSH_KEY) and os.path.exists(SSH_KEY + ".pub"):
         return
     os.makedirs(os.path.dirname(SSH_KEY), exist_ok=True)
@@ -342,11 +373,12 @@ def ssh_keygen():
 def hosts_json(names, flavour=None):
     """The document inventories read: network, gateway, key, and each host's address/group."""
     doc = {"network": net.NETWORK, "gateway": net.GATEWAY, "ssh_key": SSH_KEY,
-           "ssh_user": "root", "hosts": {}}
+           "ssh_user": login_user(), "domain": domain(), "hosts": {}}
     if flavour:
         doc["flavour"] = flavour
     for n in names:
         info = host_info(n)
         info["machine"] = machine_name(n)
+        info["hostname"] = fqdn(n)
         doc["hosts"][n] = info
     return doc

@@ -8,7 +8,8 @@ so an interrupted build never looks finished):
   standin-<key>/      output of `lab/standin/build.py` (stand-in debs and snaps/)
   repo-<key>/         flat apt repository: debs + stand-in snapd + snaps/ + Packages + Release,
                       and maas/, the stand-in MAAS debs as a flat repository of their own
-  layer-<key>/upper   overlay layer on top of rootfs: stand-in snapd installed, apt lists ready
+  layer-<key>/upper   overlay layer on top of rootfs: stand-in snapd installed, apt lists ready,
+                      the operator user (passwordless sudo, as on Ubuntu cloud images)
 
 <key> is a hash of the inputs: recipe.py's text and the mirror for base; the stand-in
 sources for standin; base+standin for repo and layer.
@@ -22,12 +23,13 @@ import subprocess
 import time
 
 from . import recipe
-from .common import (CACHE_DIR, LAB_DIR, LabError, locked, log, run_streamed,
-                     sha256_text, tree_hash)
+from .common import (CACHE_DIR, LAB_DIR, OPERATOR_UID, OPERATOR_USER, LabError, locked, log,
+                     run_streamed, sha256_text, tree_hash)
 
 STANDIN_DIR = os.environ.get("MHLAB_STANDIN_DIR", os.path.join(LAB_DIR, "standin"))
 RECIPE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipe.py")
-LAYER_RECIPE = "layer-v1: apt-get update from /srv/labrepo; install stand-in snapd"
+LAYER_RECIPE = ("layer-v2: apt-get update from /srv/labrepo; install stand-in snapd; "
+                "operator user with passwordless sudo")
 
 
 class Image:
@@ -273,7 +275,8 @@ def _index_flat_repo(directory, skip=None):
 
 
 def build_layer(bkey, base_dir, skey, repo_dir):
-    """Overlay layer over the base: apt lists for the lab repo, stand-in snapd installed."""
+    """Overlay layer over the base: apt lists for the lab repo, stand-in snapd installed, the
+    operator user."""
     key = sha256_text(bkey, skey or "no-standin", LAYER_RECIPE)
     final = os.path.join(CACHE_DIR, "layer-" + key)
     if os.path.exists(os.path.join(final, "done")):
@@ -286,6 +289,10 @@ def build_layer(bkey, base_dir, skey, repo_dir):
     script = "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -q; "
     if skey:
         script += "apt-get install -q -y snapd; "
+    # The operator the deploy logs in as (sshd refuses root; see hosts.py).
+    script += ("useradd --create-home --uid %d --shell /bin/bash %s; "
+               "echo '%s ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-lab-operator; "
+               "chmod 0440 /etc/sudoers.d/90-lab-operator; " % (OPERATOR_UID, OPERATOR_USER, OPERATOR_USER))
     script += "apt-get clean; rm -f /var/log/*.log"
     _nspawn_run(["-D", os.path.join(base_dir, "rootfs"),
                  "--overlay=%s:%s:/" % (os.path.join(base_dir, "rootfs"), upper)],

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -86,11 +87,22 @@ class Lab:
     def group(self, group: str) -> list[str]:
         return [name for name, spec in self.hosts.items() if spec["group"] == group]
 
-    def ssh(self, name: str, command: str, check: bool = True, timeout: int = 120) -> str:
+    @property
+    def ssh_user(self) -> str:
+        """The user ssh logs in as (the lab's operator, or root in the root variant)."""
+        return self.spec.get("ssh_user", "root")
+
+    def ssh(self, name: str, command: str, check: bool = True, timeout: int = 120,
+            as_root: bool = True, user: str | None = None) -> str:
+        """Run a shell command on a lab host, as root (through `sudo -n` when the login user
+        is not root) or, with `as_root=False`, as the login user itself."""
+        user = user or self.ssh_user
+        if as_root and user != "root":
+            command = f"sudo -n sh -c {shlex.quote(command)}"
         result = subprocess.run(
             ["ssh", "-i", self.spec["ssh_key"], "-o", "StrictHostKeyChecking=no", "-o",
              "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
-             f"root@{self.address(name)}", command],
+             f"{user}@{self.address(name)}", command],
             capture_output=True, text=True, timeout=timeout, check=False)
         if check and result.returncode != 0:
             raise AssertionError(f"{name}: `{command}` exited {result.returncode}: {result.stderr}")

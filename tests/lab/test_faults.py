@@ -95,7 +95,7 @@ def test_unreachable_host_mid_run_then_rerun_finishes(lab, bare):
             cut["done"] = True
             # every ssh session to rack2 killed: pyinfra loses it in the middle of the run
             # (pkill runs inside rack2, the lab host, not on this machine)
-            lab.ssh("rack2", "pkill -KILL -f '^sshd: root'", check=False)
+            lab.ssh("rack2", f"pkill -KILL -f '^sshd: {lab.ssh_user}'", check=False)
 
     result = lab.deploy(ENV, label="unreachable-mid-run", on_line=cut_rack2)
     assert cut["done"]

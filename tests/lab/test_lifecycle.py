@@ -40,6 +40,15 @@ def test_dhcp_ha_is_on_with_two_racks(lab, converged):
     assert again.returncode == 0 and again.changed_ops == {}, again.tail(60)
 
 
+def test_racks_have_qualified_hostnames_and_maas_keeps_short_ones(lab, converged):
+    if not lab.spec.get("domain"):
+        pytest.skip("the lab runs with short hostnames (MAAS_HA_LAB_DOMAIN=)")
+    for rack in RACKS:
+        assert lab.ssh(rack, "uname -n").strip() == f"{rack}.{lab.spec['domain']}"
+    _, racks = vlan_and_racks(lab)
+    assert set(RACKS) <= set(racks.values()), racks
+
+
 def test_removing_the_dhcp_primary_is_refused(lab, converged):
     result = lab.deploy(ENV, deploy_file="remove_rack.py", args=["--data", "maas_remove_rack=rack1"],
                         label="remove-refused")

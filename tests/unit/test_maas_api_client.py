@@ -220,6 +220,12 @@ def test_connection_errors_retry_then_fail(monkeypatch):
 # DHCP HA execution-time function, through the fake region.
 
 
+@pytest.fixture(autouse=True)
+def operator_login(monkeypatch):
+    """The region host is reached as an operator with sudo (its connection arguments)."""
+    monkeypatch.setattr("operations._remote.connection_arguments", lambda state, target: {"_sudo": True})
+
+
 class FakeHost:
     name = "region1"
 
@@ -229,6 +235,7 @@ class FakeHost:
 
     def run_shell_command(self, command, **kwargs):
         assert kwargs.get("print_output") is False and kwargs.get("print_input") is False
+        assert kwargs.get("_sudo") is True  # the API key is read as root
         self.commands.append(command.get_raw_value())
         return True, SimpleNamespace(stdout_lines=[KEY], stdout=KEY, stderr="")
 

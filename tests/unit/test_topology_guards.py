@@ -28,7 +28,7 @@ def installed(flavour, version):
 def facts(monkeypatch):
     """Per fact class name: {host name: value}; hosts not listed get the class's default."""
     table = {"MaasInstall": {}, "VmHostSoftware": {}, "MaasRegistration": {}, "Cpus": {},
-             "Hostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
+             "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
              "PostgresSettings": {}, "OsRelease": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
@@ -201,6 +201,6 @@ def test_registered_rack_with_a_bare_primary_is_refused(inventory_factory, facts
 
 def test_dhcp_racks_resolve_to_hostnames(inventory_factory, facts):
     vlans = [{"fabric": "fabric-0", "vid": 0, "primary_rack": "k1", "secondary_rack": "k2"}]
-    facts["Hostname"] = {"k1": "rack-a", "k2": "rack-b"}
+    facts["MaasHostname"] = {"k1": "rack-a", "k2": "rack-b"}
     topo = build(inventory_factory(group_data={"maas_region": {"maas_dhcp_vlans": vlans}}))
     assert topo.rack_hostnames == {"k1": "rack-a", "k2": "rack-b"}

@@ -132,6 +132,19 @@ def test_two_regions_one_database_see_the_rack(lab, database):
     wait_for(lambda: status()["status"] == "dead", timeout=15, what="rack2 dead")
 
 
+def test_a_rack_with_an_fqdn_hostname_is_stored_short(lab, database):
+    """MAAS drops the domain of the hostname a rack registers with; ?hostname= is exact."""
+    region = lab("region1", "10.77.0.11")
+    start_region(region, database)
+    rack = register_rack(lab, "rack1.maas-lab.test", "10.77.0.101", [region],
+                         open(region.path("/var/lib/maas/secret")).read())
+    wait_for(lambda: os.path.exists(rack.path("/var/lib/maas/maas_id")), what="maas_id")
+    region.maas("login", "admin", region.url, admin_key(region))
+    assert [r["hostname"] for r in api_json(region, "rack-controllers", "read")] == ["rack1"]
+    assert len(api_json(region, "rack-controllers", "read", "hostname=rack1")) == 1
+    assert api_json(region, "rack-controllers", "read", "hostname=rack1.maas-lab.test") == []
+
+
 def test_vlan_rules_and_rack_delete(lab, database):
     region = lab("region1", "10.77.0.11")
     start_region(region, database)

@@ -316,8 +316,10 @@ def register_controller(cur, hostname, system_id, node_type, version, interfaces
     """Create or update a controller; returns its row (MAAS's RegisterRackController).
 
     A known node (by system_id, then hostname) keeps its id; a region gaining a rack
-    (or the reverse) becomes a region+rack (node_type 4).
+    (or the reverse) becomes a region+rack (node_type 4). The hostname is stored without
+    its domain, as MAAS does (src/maasserver/rpc/rackcontrollers.py).
     """
+    hostname = hostname.split(".", 1)[0]
     cur.execute("SELECT pg_advisory_xact_lock(5242)")
     node = None
     if system_id:

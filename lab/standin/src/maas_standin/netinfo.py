@@ -10,7 +10,8 @@ import subprocess
 
 
 def hostname():
-    return os.environ.get("MAAS_STANDIN_HOSTNAME") or socket.gethostname().split(".")[0]
+    """The kernel hostname, as a controller sends it when it registers (may be an FQDN)."""
+    return os.environ.get("MAAS_STANDIN_HOSTNAME") or socket.gethostname()
 
 
 def interfaces():
