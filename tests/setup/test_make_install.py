@@ -20,10 +20,15 @@ DISTRIBUTION_PYTHON = "/usr/bin/python3"
 
 
 def project_files() -> list[str]:
-    """What a fresh clone of the working tree has: tracked and new files, not ignored ones."""
+    """What a fresh clone of the working tree has: tracked and new files, not ignored ones
+    (outside a git checkout: every file but the virtualenv and caches)."""
     listing = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others",
-                              "--exclude-standard"], capture_output=True, text=True, check=True)
-    return [name for name in listing.stdout.split("\0") if name and (REPO / name).is_file()]
+                              "--exclude-standard"], capture_output=True, text=True)
+    if listing.returncode == 0:
+        return [name for name in listing.stdout.split("\0") if name and (REPO / name).is_file()]
+    skip = {".venv", ".git", "__pycache__", ".pytest_cache"}
+    return [str(path.relative_to(REPO)) for path in REPO.rglob("*")
+            if path.is_file() and not skip & set(path.relative_to(REPO).parts)]
 
 
 @pytest.fixture(scope="module")
