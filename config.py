@@ -436,8 +436,8 @@ def validate_dhcp_vlans(inventory, host) -> None:
         if unknown:
             raise SettingError(host.name, name, f"unknown keys {sorted(map(str, unknown))}")
         fabric = vlan.get("fabric")
-        if isinstance(fabric, bool) or not (
-                (isinstance(fabric, int) and fabric >= 0) or (isinstance(fabric, str) and _FABRIC.fullmatch(fabric))):
+        by_id = isinstance(fabric, int) and not isinstance(fabric, bool) and fabric >= 0
+        if not by_id and not (isinstance(fabric, str) and _FABRIC.fullmatch(fabric)):
             raise SettingError(host.name, f"{name}.fabric", f"is required: a fabric name or id, got {fabric!r}")
         vid = vlan.get("vid", 0)
         if isinstance(vid, bool) or not isinstance(vid, int) or not 0 <= vid <= 4094:
