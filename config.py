@@ -288,11 +288,11 @@ def _listen_addresses(value) -> None:
 
 
 def _absolute_path(value) -> None:
-    """An absolute path of plain names: no ``.``/``..``, no empty part, no spaces or quotes."""
-    parts = value.rstrip("/").split("/")[1:] if isinstance(value, str) else []
-    if not isinstance(value, str) or not _PATH.fullmatch(value) or any(p in (".", "..") for p in parts):
+    """An absolute path of plain names: no part starting with a dot (so no ``.``/``..``), no
+    empty part, no spaces or quotes."""
+    if not isinstance(value, str) or not _PATH.fullmatch(value):
         raise ValueError(f"must be an absolute path of letters, digits and . _ @ + - "
-                         f"(no . or .. parts), got {value!r}")
+                         f"(no part starting with a dot), got {value!r}")
 
 
 def _inventory_name(value) -> None:
