@@ -230,14 +230,19 @@ def _secret(value) -> None:
         raise ValueError("holds a control character or a line break (value not shown)")
 
 
-def reachable_address(value) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    """``value`` as an IP address other hosts can reach this host at, else ValueError."""
-    if not isinstance(value, str) or not _IP_CHARS.fullmatch(value):
-        raise ValueError(f"{value!r} is not an IP address")
+def _ip(value) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``value`` (a string of address characters only) as an IP address, else ValueError."""
     try:
-        address = ipaddress.ip_address(value)
+        if not isinstance(value, str) or not _IP_CHARS.fullmatch(value):
+            raise ValueError
+        return ipaddress.ip_address(value)
     except ValueError:
         raise ValueError(f"{value!r} is not an IP address") from None
+
+
+def reachable_address(value) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """``value`` as an IP address other hosts can reach this host at, else ValueError."""
+    address = _ip(value)
     for unusable, kind in (("is_unspecified", "the unspecified address"), ("is_loopback", "a loopback address"),
                            ("is_multicast", "a multicast address"), ("is_link_local", "a link-local address"),
                            ("is_reserved", "a reserved address")):
@@ -282,19 +287,17 @@ def _listen_addresses(value) -> None:
         if word == "*" or (isinstance(word, str) and re.fullmatch(_DNS_NAME, word)):
             continue
         try:
-            if not isinstance(word, str) or not _IP_CHARS.fullmatch(word):
-                raise ValueError
-            ipaddress.ip_address(word)
+            _ip(word)
         except ValueError:
             raise ValueError(f"{item!r} is not `*`, an IP address or a host name (in {value!r})") from None
 
 
 def _absolute_path(value) -> None:
-    """An absolute path of plain names: no ``.``/``..``, no empty part, no spaces or quotes."""
-    parts = value.rstrip("/").split("/")[1:] if isinstance(value, str) else []
-    if not isinstance(value, str) or not _PATH.fullmatch(value) or any(p in (".", "..") for p in parts):
+    """An absolute path of plain names: no part starting with a dot (so no ``.``/``..``), no
+    empty part, no spaces or quotes."""
+    if not isinstance(value, str) or not _PATH.fullmatch(value):
         raise ValueError(f"must be an absolute path of letters, digits and . _ @ + - "
-                         f"(no . or .. parts), got {value!r}")
+                         f"(no part starting with a dot), got {value!r}")
 
 
 def _inventory_name(value) -> None:
@@ -338,9 +341,9 @@ _DURATION = (r"[0-9]{1,9}(?:us|ms|s|m|h|d)?", "an HAProxy duration like 2s or 50
 CHECKS = {
     "maas_flavour": _one_of("deb", "snap"),
     "maas_version": _text(r"[0-9]{1,3}\.[0-9]{1,3}", "a MAAS series like `3.5` (a string)"),
-    "maas_snap_channel": _text(
-        r"(?:[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}/)?(?:stable|candidate|beta|edge)(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,63})?",
-        "a snap channel like `3.5/stable` ([track/]risk[/branch])"),
+    "maas_snap_channel": _text(r"(?:[A-Za-z0-9][A-Za-z0-9.+_-]{0,63}/)?(?:stable|candidate|beta|edge)"
+                               r"(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,63})?",
+                               "a snap channel like `3.5/stable` ([track/]risk[/branch])"),
     "maas_package_mirror": _package_mirror,
     "maas_deb_version": _text(r"(?:[0-9]{1,5}:)?[0-9][A-Za-z0-9.+~-]{0,127}",
                               "a Debian version like `1:3.5.13-0ubuntu1`"),
@@ -391,6 +394,14 @@ def check_setting(host, name: str, value) -> None:
         raise SettingError(host.name, name, str(error)) from None
 
 
+def check_settings(host) -> None:
+    """Every setting ``host``'s data sets (unset ones take their defaults, which pass)."""
+    for name in CHECKS:
+        value = host.data.get(name)
+        if value is not None:
+            check_setting(host, name, value)
+
+
 def check_inventory_name(host) -> None:
     """Inventory names become HAProxy server names and appear in shell commands and logs."""
     if not _INVENTORY_NAME.fullmatch(host.name):
@@ -407,10 +418,7 @@ def validate_host(inventory, host) -> None:
         value = host.data.get(name)
         if needed and (not isinstance(value, str) or not value.strip()):
             raise SettingError(host.name, name, "is required (a non-empty string)")
-    for name in CHECKS:
-        value = host.data.get(name)
-        if value is not None:
-            check_setting(host, name, value)
+    check_settings(host)
     address_of(host)
     validate_snap_track(host)
     if is_region and host in hosts_of(inventory, GROUP_RACK) and get(host, "maas_flavour") == "snap":
@@ -428,12 +436,10 @@ _ASSUMED_PREFIX = {4: 24, 6: 64}
 
 
 def _range_address(host, setting, value):
-    if not isinstance(value, str) or not _IP_CHARS.fullmatch(value):
-        raise SettingError(host.name, setting, f"{value!r} is not an IP address")
     try:
-        return ipaddress.ip_address(value)
-    except ValueError:
-        raise SettingError(host.name, setting, f"{value!r} is not an IP address") from None
+        return _ip(value)
+    except ValueError as error:
+        raise SettingError(host.name, setting, str(error)) from None
 
 
 def _declared_subnet(host, setting, value):
@@ -449,8 +455,7 @@ def _declared_subnet(host, setting, value):
 def validate_dhcp_vlans(inventory, host) -> None:
     """Each VLAN: fabric, vid, two racks of the inventory, a dynamic range that lies in the
     VLAN's subnet (declared, else the racks' network) and leases no inventory host's address."""
-    vlans = get(host, "maas_dhcp_vlans")
-    check_setting(host, "maas_dhcp_vlans", vlans)
+    vlans = get(host, "maas_dhcp_vlans")  # a list: checked with every setting before
     racks = {rack.name: rack for rack in hosts_of(inventory, GROUP_RACK)}
     for index, vlan in enumerate(vlans):
         name = f"maas_dhcp_vlans[{index}]"
@@ -460,8 +465,8 @@ def validate_dhcp_vlans(inventory, host) -> None:
         if unknown:
             raise SettingError(host.name, name, f"unknown keys {sorted(map(str, unknown))}")
         fabric = vlan.get("fabric")
-        if isinstance(fabric, bool) or not (
-                (isinstance(fabric, int) and fabric >= 0) or (isinstance(fabric, str) and _FABRIC.fullmatch(fabric))):
+        by_id = isinstance(fabric, int) and not isinstance(fabric, bool) and fabric >= 0
+        if not by_id and not (isinstance(fabric, str) and _FABRIC.fullmatch(fabric)):
             raise SettingError(host.name, f"{name}.fabric", f"is required: a fabric name or id, got {fabric!r}")
         vid = vlan.get("vid", 0)
         if isinstance(vid, bool) or not isinstance(vid, int) or not 0 <= vid <= 4094:
@@ -473,9 +478,7 @@ def validate_dhcp_vlans(inventory, host) -> None:
         if vlan["primary_rack"] == vlan["secondary_rack"]:
             raise SettingError(host.name, f"{name}.secondary_rack",
                                "must be a different rack from primary_rack")
-        subnet = vlan.get("subnet")
-        if subnet is not None or "subnet" in vlan:
-            subnet = _declared_subnet(host, f"{name}.subnet", subnet)
+        subnet = _declared_subnet(host, f"{name}.subnet", vlan["subnet"]) if "subnet" in vlan else None
         dynamic = vlan.get("dynamic_range")
         if dynamic is not None:
             _check_dynamic_range(inventory, host, f"{name}.dynamic_range", dynamic, subnet,
@@ -494,15 +497,15 @@ def _check_dynamic_range(inventory, host, setting, dynamic, subnet, primary_rack
     shown = f"{start}-{end}"
     if subnet is None:
         rack_address = ipaddress.ip_address(address_of(primary_rack))
-        network = ipaddress.ip_network(f"{rack_address}/{_ASSUMED_PREFIX[rack_address.version]}", strict=False)
-        if start.version != network.version or start not in network or end not in network:
-            raise SettingError(host.name, setting, f"{shown} is not in the racks' network {network} (from "
-                               f"{primary_rack.name}'s address, /{network.prefixlen} assumed): declare the "
-                               "VLAN's `subnet` (CIDR) when the range is in another one")
+        prefix = _ASSUMED_PREFIX[rack_address.version]
+        network = ipaddress.ip_network(f"{rack_address}/{prefix}", strict=False)
+        outside = (f"is not in the racks' network {network} (from {primary_rack.name}'s address, "
+                   f"/{network.prefixlen} assumed): declare the VLAN's `subnet` (CIDR) when the range is "
+                   "in another one")
     else:
-        network = subnet
-        if start.version != network.version or start not in network or end not in network:
-            raise SettingError(host.name, setting, f"{shown} is not inside the subnet {network}")
+        network, outside = subnet, f"is not inside the subnet {subnet}"
+    if start.version != network.version or start not in network or end not in network:
+        raise SettingError(host.name, setting, f"{shown} {outside}")
     edges = {network.network_address}
     if network.version == 4 and network.prefixlen < 31:
         edges.add(network.broadcast_address)
@@ -533,9 +536,7 @@ def validate_inventory(inventory) -> None:
         validate_host(inventory, host)
     for host in inventory:  # any other host (e.g. a move target) holds no unchecked value either
         if host not in maas_hosts:
-            for name in CHECKS:
-                if host.data.get(name) is not None:
-                    check_setting(host, name, host.data.get(name))
+            check_settings(host)
     versions = {}
     for host in hosts_of(inventory, GROUP_REGION) + hosts_of(inventory, GROUP_RACK):
         versions.setdefault(str(get(host, "maas_version")), []).append(host.name)

@@ -343,7 +343,7 @@ def server_settings(
             )
         if name in LIST_SETTINGS and not normalised:
             raise OperationValueError(f"postgresql setting {name} on {host.name} is empty")
-    if not re.match(r"^[A-Za-z0-9_.-]+\.conf$", dropin_name):
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+\.conf", dropin_name):
         raise OperationValueError(
             f"postgresql drop-in name {dropin_name!r} for {host.name} must be a plain *.conf name",
         )

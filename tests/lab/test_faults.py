@@ -41,6 +41,21 @@ def test_invalid_haproxy_setting_is_refused(lab, bare):
     assert_untouched(lab)
 
 
+@pytest.mark.parametrize("setting,value", [
+    ("maas_snap_channel", "3.5/stable;touch /tmp/owned"),
+    ("maas_haproxy_admin_socket", "/run/haproxy/admin.sock\n    stats socket ipv4@0.0.0.0:9999 level admin"),
+    ("maas_url", "http://10.77.0.13/MAAS;$(touch /tmp/owned)'\"#"),
+])
+def test_hostile_values_are_refused_before_any_host_changes(lab, bare, setting, value):
+    """Through the real command line (--data reaches every host): refused on the first host
+    checked, the database host, and nothing ran anywhere."""
+    result = lab.deploy(ENV, args=["--data", f"{setting}={value}"], label=f"refuse-{setting}")
+    refused(result, f"host pg1: setting `{setting}`: must be")
+    assert_untouched(lab)
+    for name in ALL:
+        assert lab.ssh(name, "test -e /tmp/owned && echo owned", check=False).strip() == "", name
+
+
 def test_rack_on_a_vm_host_is_refused(lab, bare):
     lab.ssh("rack1", "mkdir -p /var/lib/libvirt && printf '#!/bin/sh\\n' > /usr/sbin/libvirtd && chmod +x /usr/sbin/libvirtd")
     try:

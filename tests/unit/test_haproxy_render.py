@@ -88,6 +88,7 @@ def test_tunables():
          "stats_socket"),
         (REGIONS, {"stats_socket": "/run/haproxy/admin.sock level admin"}, "stats_socket"),
         (REGIONS, {"stats_socket": "ipv4@0.0.0.0:9999"}, "stats_socket"),
+        (REGIONS, {"stats_socket": "/run/haproxy/../admin.sock"}, "stats_socket"),
         (REGIONS, {"stats_socket": "/run/haproxy/admin.sock\n"}, "stats_socket"),
         (REGIONS, {"log_target": "/dev/log\n    stats socket ipv4@0.0.0.0:9999"}, "log_target"),
         (REGIONS, {"log_facility": "local0 debug"}, "log_facility"),
