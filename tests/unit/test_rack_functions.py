@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from operations import maas_rack
+from operations import _remote, maas_rack
 from operations.maas_rack import deregister_rack, register_rack
 from test_maas_api_client import KEY, TS, maas  # noqa: F401 - `maas` is a fixture
 
@@ -29,6 +29,8 @@ class FakeHost:
     def run_shell_command(self, command, **kwargs):
         # the secret and the key are never printed: neither the command nor its output
         assert kwargs.get("print_output") is False and kwargs.get("print_input") is False
+        # run with the host's connection arguments (an operator logs in as non-root + sudo)
+        assert kwargs.get("_sudo") is True, kwargs
         raw = command.get_raw_value()
         self.commands.append(raw)
         ok, out, err = self.answer(raw)
@@ -72,6 +74,12 @@ class Rack(FakeHost):
 @pytest.fixture(autouse=True)
 def fast_polls(monkeypatch):
     monkeypatch.setattr(maas_rack, "POLL_SECONDS", 0.05)
+
+
+@pytest.fixture(autouse=True)
+def sudo_login(monkeypatch):
+    """Every host logs in as an operator with sudo, as in production."""
+    monkeypatch.setattr(_remote, "connection_arguments", lambda state, target: {"_sudo": True})
 
 
 def register(rack, source=None, flavour="deb", wait_seconds=5, **kwargs):

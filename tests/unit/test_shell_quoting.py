@@ -75,11 +75,11 @@ def test_server_names_outside_the_allow_list_are_refused(operation, server):
 
 
 @pytest.mark.parametrize("server", ["r1\n", "r1;id", "-r1"])
-def test_haproxy_server_state_refuses_names_outside_the_allow_list(server):
-    from operations import haproxy
+def test_drain_refuses_server_names_outside_the_allow_list(server):
+    from operations import maas_rolling
 
     with pytest.raises(Exception, match="is not a valid name"):
-        commands(haproxy.server_state, StubHost("lb1"), backend="maas_regions", server=server, state="drain")
+        commands(maas_rolling.drain_region, StubHost("lb1"), server=server)
 
 
 @pytest.mark.parametrize("channel", ["3.5/stable", "latest/edge", "stable", "3.5/stable/hotfix-1", "3.5+x_y/beta"])
