@@ -68,5 +68,5 @@ def test_deploy_ran_as_the_operator_through_sudo(operator_lab, converged):
     assert sudo_log_count(lab, REGION, "cat /var/lib/maas/secret") >= 1
     assert sudo_log_count(lab, REGION, "apikey --username admin | head -n 1") >= 1
     for rack in RACKS:
-        assert sudo_log_count(lab, rack, "maas-rack register") == 1, rack
+        assert sudo_log_count(lab, rack, "maas-rack register") >= 1, rack
     ha_checks.assert_racks_known_everywhere(lab, [REGION], RACKS)
