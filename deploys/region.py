@@ -16,6 +16,7 @@ from deploys.packages import deb_spec, maas_software_present, packages_present
 from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
+from facts.maas_units import region_units
 from operations import maas_region, maas_rolling
 
 
@@ -72,8 +73,7 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         # which systemd's unit listing does not show, so ask for the real unit.
         systemd.service(name=f"{label}bind9 for the region's DNS", service="named",
                         running=True, restarted=restart, _if=go)
-        systemd.service(name=f"{label}{'restart' if restart else 'running'} maas-regiond",
-                        service="maas-regiond", running=True, enabled=True, restarted=restart, _if=go)
+        _region_units_running(label, restart, go)
     elif restart:
         # `maas init` / `maas config` restart the snap's services themselves when they change
         # something; a region that is down with an unchanged config is restarted here.
@@ -83,9 +83,28 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         maas_rolling.wait_for_region_api(
             name=f"{label}wait for the region API",
             flavour=flavour,
+            units=region_units(flavour, config.get(host, "maas_version")),
             timeout=config.get(host, "maas_region_restart_timeout"),
             _if=go,
         )
+
+
+def _region_units_running(label: str, restart: bool, go) -> None:
+    """Every unit of a deb region running and enabled; when `restart`, all of them restarted
+    together, as each reads regiond.conf at start (3.5+: not only maas-regiond)."""
+    units = region_units("deb", config.get(host, "maas_version"))
+    side = units[:-1]
+    if not side:
+        systemd.service(name=f"{label}{'restart' if restart else 'running'} maas-regiond",
+                        service="maas-regiond", running=True, enabled=True, restarted=restart, _if=go)
+        return
+    for unit in units:
+        systemd.service(name=f"{label}running {unit}", service=unit, running=True, enabled=True, _if=go)
+    if restart:
+        # One systemctl transaction: maas-regiond Requires= maas-apiserver, so restarting them
+        # one by one would restart maas-regiond twice.
+        server.shell(name=f"{label}restart maas-regiond with {', '.join(side)}",
+                     commands=["systemctl restart " + " ".join(units)], _if=go)
 
 
 @deploy("MAAS region access")
