@@ -1,5 +1,6 @@
 """Rack controllers: install, register with this MAAS (only when not already registered to
-it), and make rackd.conf list every region so a rack survives any one region's loss."""
+it), make rackd.conf list every region so a rack survives any one region's loss, and keep
+rackd running; then, on the primary, wait until MAAS reports every rack's rackd running."""
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -7,8 +8,10 @@ from pyinfra.operations import apt, snap
 
 import config
 from deploys.packages import deb_spec, maas_software_present, packages_present
+from deploys.topology import rack_services_args, rack_unit_of
 from facts.maas import RACK_MODES, secret_path
-from operations import maas_rack
+from facts.systemd_units import unit_running
+from operations import maas_rack, maas_rack_health, maas_services
 
 
 def has_rack_software(topology, host) -> bool:
@@ -25,12 +28,17 @@ def lists_every_region(topology, host) -> bool:
     return bool(conf.get("exists")) and maas_rack.lists_urls(conf.get("settings"), topology.region_urls)
 
 
+def rackd_running(topology, host) -> bool:
+    """True when the rack's rackd unit was running and enabled in the topology's round."""
+    return unit_running((topology.rack_units.get(host.name) or {}).get(rack_unit_of(host)))
+
+
 def rack_settled(topology, host) -> bool:
     """True when every rack step would only report "no change": the software is there, the
-    rack is registered with this MAAS and its rackd.conf lists every region. Such a rack
-    takes no part in the run after the topology's round (no steps, no barriers)."""
+    rack is registered with this MAAS, its rackd.conf lists every region and its rackd runs.
+    Such a rack takes no part in the run after the topology's round (no steps, no barriers)."""
     return (has_rack_software(topology, host) and topology.registered_here(host)
-            and lists_every_region(topology, host))
+            and lists_every_region(topology, host) and rackd_running(topology, host))
 
 
 @deploy("MAAS rack")
@@ -58,3 +66,21 @@ def maas_rack_controller(topology):
         )
     maas_rack.region_urls(name="rackd.conf lists every region", flavour=flavour,
                           region_urls=topology.region_urls)
+    maas_services.unit_running(name=f"rackd running ({rack_unit_of(host)})", unit=rack_unit_of(host))
+
+
+def maas_hostname(topology, rack) -> str:
+    """The rack's hostname as MAAS keeps it: short."""
+    return str(topology.rack_hostnames.get(rack.name) or rack.name).split(".")[0]
+
+
+@deploy("MAAS racks live")
+def maas_racks_live(topology):
+    """On the primary, after the racks' steps: MAAS reports each rack's rackd running (bounded)."""
+    maas_rack_health.racks_running(
+        name="MAAS reports rackd running on every rack",
+        racks=[maas_hostname(topology, rack) for rack in topology.racks],
+        timeout=max(config.get(rack, "maas_rack_register_timeout") for rack in topology.racks),
+        changed=any(not rack_settled(topology, rack) for rack in topology.racks),
+        **rack_services_args(host),
+    )

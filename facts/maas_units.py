@@ -37,3 +37,13 @@ def region_units(flavour: str, version) -> list[str]:
         raise ValueError(f"MAAS flavour {flavour!r} is not one of deb, snap")
     side = list(SIDE_UNITS_35) if _series(version) >= (3, 5) else []
     return side + [REGIOND]
+
+
+def rack_unit(flavour: str, version) -> str:
+    """The systemd unit that runs a rack's rackd: ``maas-rackd`` (deb), or the snap's service
+    manager, ``snap.maas.pebble`` (3.5+) or ``snap.maas.supervisor`` (3.4)."""
+    if flavour == "deb":
+        return "maas-rackd"
+    if flavour != "snap":
+        raise ValueError(f"MAAS flavour {flavour!r} is not one of deb, snap")
+    return "snap.maas.pebble" if _series(version) >= (3, 5) else "snap.maas.supervisor"

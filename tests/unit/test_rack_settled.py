@@ -10,11 +10,14 @@ SNAP = {"flavour": "snap", "flavours": ["snap"], "version": "3.5.13", "series": 
         "mode": "rack", "snap_channel": f"{config.SETTINGS['maas_version'][0]}/stable"}
 
 
-def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True):
+RUNNING = {"load": "loaded", "active": "active", "sub": "running", "enabled": "enabled"}
+
+
+def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True, rackd=RUNNING):
     conf = {"exists": exists, "settings": {"maas_url": conf_urls} if exists else {}}
     return SimpleNamespace(
         regions=[], region_urls=URLS, installs={"k1": install}, rack_confs={"k1": conf},
-        registered_here=lambda host: registered,
+        registered_here=lambda host: registered, rack_units={"k1": {"snap.maas.pebble": rackd}},
     )
 
 
@@ -31,6 +34,15 @@ def test_any_step_due_keeps_the_rack_in(inventory_factory):
     assert not rack_settled(_topology(registered=False), rack)
     assert not rack_settled(_topology(install=dict(SNAP, snap_channel="3.4/stable")), rack)
     assert not rack_settled(_topology(conf_urls=URLS[:1]), rack)
+
+
+def test_rackd_not_running_keeps_the_rack_in(inventory_factory):
+    rack = _rack(inventory_factory)
+    assert not rack_settled(_topology(rackd=dict(RUNNING, active="inactive", sub="dead")), rack)
+    assert not rack_settled(_topology(rackd=dict(RUNNING, enabled="disabled")), rack)
+    assert not rack_settled(_topology(rackd=dict(RUNNING, load="masked", active="inactive", enabled="masked")),
+                            rack)
+    assert not rack_settled(_topology(rackd=None), rack)  # unknown
 
 
 def test_rackd_conf_must_list_exactly_the_regions(inventory_factory):

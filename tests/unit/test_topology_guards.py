@@ -21,11 +21,11 @@ def facts(monkeypatch):
     table = {"MaasInstall": {}, "VmHostSoftware": {}, "MaasRegistration": {}, "Cpus": {},
              "Hostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
-             "PostgresSettings": {}}
+             "PostgresSettings": {}, "SystemdUnits": {}, "MaasRackControllers": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
                 "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
-                "RackdConf": None, "PostgresSettings": {}}
+                "RackdConf": None, "PostgresSettings": {}, "SystemdUnits": {}, "MaasRackControllers": None}
 
     def answer(name, host):
         return table[name].get(host.name, defaults.get(name, host.name))

@@ -1,0 +1,68 @@
+"""Services the deploy sets up stay running: a stopped one is started, a masked or failing
+one is an error naming the host, the unit and what it last logged.
+
+pyinfra's ``systemd.service`` starts a stopped unit, but says nothing useful when the unit is
+masked (``Unit ... is masked``, no log) and reports success for a unit that exits right after
+it started (``Restart=always`` hides it as ``auto-restart``). ``unit_running`` reads the
+unit's state (``facts.systemd_units.SystemdUnits``), refuses a masked unit before anything
+runs, and after a start watches the unit for a few seconds.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from pyinfra import host
+from pyinfra.api import OperationValueError, StringCommand, operation
+
+from facts.systemd_units import SystemdUnitLog, SystemdUnits, unit_running as is_running
+
+SETTLE_SECONDS = 5
+
+
+def start_script(host_name: str, unit: str, enable: bool, settle: int = SETTLE_SECONDS) -> str:
+    """Shell: enable and start `unit`, then fail when systemd reports it failing (or masked)
+    during `settle` seconds, with its last log lines. A pure function of its arguments."""
+    q = shlex.quote(unit)
+    why = f"why=$(journalctl _SYSTEMD_UNIT={q}.service -n 5 --no-pager -o cat 2>/dev/null | tail -n 5); "
+    script = (
+        f'if [ "$(systemctl show -p LoadState --value {q})" = masked ]; then {why}'
+        f'echo "{unit} on {host_name} is masked and cannot run; it last logged: $why" >&2; exit 1; fi; '
+    )
+    if enable:
+        script += f"systemctl enable {q} || exit 1; "
+    script += (
+        f"systemctl start {q} || {{ {why}echo \"{unit} on {host_name} did not start; it last logged: $why\" >&2; "
+        "exit 1; }; "
+        f"end=$(( $(date +%s) + {int(settle)} )); "
+        'while [ "$(date +%s)" -lt "$end" ]; do '
+        f"sub=$(systemctl show -p SubState --value {q}); "
+        'case "$sub" in auto-restart|failed|dead) '
+        f'{why}echo "{unit} on {host_name} does not stay running ($sub); it last logged: $why" >&2; exit 1;; '
+        "esac; sleep 1; done"
+    )
+    return script
+
+
+@operation()
+def unit_running(unit: str):
+    """A systemd unit running and enabled (pyinfra: ``systemd.service(running, enabled)``,
+    plus the checks above).
+
+    + unit: the unit's name (``maas-rackd``, ``snap.maas.pebble``...)
+
+    Masked: refused before anything runs, naming the host, the unit and its last log lines.
+    Running and enabled: noop. Otherwise it is enabled and started, and watched for a few
+    seconds; a unit that does not stay up fails the operation with its last log lines.
+    A unit the run is about to install (not found yet) is started the same way.
+    """
+    state = (host.get_fact(SystemdUnits, units=[unit]) or {}).get(unit) or {}
+    if state.get("load") == "masked":
+        lines = host.get_fact(SystemdUnitLog, unit=unit) or ["(nothing)"]
+        raise OperationValueError(f"{host.name}: {unit} is masked and cannot run (systemctl unmask {unit}); "
+                                  f"it last logged: {' | '.join(lines)}")
+    if is_running(state):
+        host.noop(f"{unit} is running and enabled")
+        return
+    enable = state.get("enabled") not in ("enabled", "static", "alias")
+    yield StringCommand(start_script(host.name, unit, enable))
