@@ -66,7 +66,7 @@ def maas_rack_controller(topology):
         )
     maas_rack.region_urls(name="rackd.conf lists every region", flavour=flavour,
                           region_urls=topology.region_urls)
-    maas_services.unit_running(name=f"rackd running ({rack_unit_of(host)})", unit=rack_unit_of(host))
+    maas_services.units_running(name=f"rackd running ({rack_unit_of(host)})", units=[rack_unit_of(host)])
 
 
 def maas_hostname(topology, rack) -> str:

@@ -17,7 +17,8 @@ from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from facts.maas_units import region_units
-from operations import maas_region, maas_rolling
+from deploys.topology import region_units_of
+from operations import maas_region, maas_rolling, maas_services
 
 
 def region_settings(topology, region) -> dict:
@@ -69,12 +70,11 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         if topology.is_primary(host):
             server.shell(name=f"{label}database migrations (primary only)",
                          commands=["maas-region dbupgrade"], _if=[go, conf.did_change])
-        # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
-        # which systemd's unit listing does not show, so ask for the real unit.
-        systemd.service(name=f"{label}bind9 for the region's DNS", service="named",
-                        running=True, restarted=restart, _if=go)
         _region_units_running(label, restart, go)
-    elif restart:
+    else:
+        maas_services.units_running(name=f"{label}the maas snap's services running and enabled",
+                                    units=region_units_of(host), _if=go)
+    if flavour == "snap" and restart:
         # `maas init` / `maas config` restart the snap's services themselves when they change
         # something; a region that is down with an unchanged config is restarted here.
         server.shell(name=f"{label}restart the maas snap", commands=["snap restart maas"],
@@ -90,20 +90,20 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
 
 
 def _region_units_running(label: str, restart: bool, go) -> None:
-    """Every unit of a deb region running and enabled; when `restart`, all of them restarted
-    together, as each reads regiond.conf at start (3.5+: not only maas-regiond)."""
-    units = region_units("deb", config.get(host, "maas_version"))
-    side = units[:-1]
-    if not side:
-        systemd.service(name=f"{label}{'restart' if restart else 'running'} maas-regiond",
-                        service="maas-regiond", running=True, enabled=True, restarted=restart, _if=go)
-        return
-    for unit in units:
-        systemd.service(name=f"{label}running {unit}", service=unit, running=True, enabled=True, _if=go)
+    """Every unit of a deb region (and bind9) running and enabled; when `restart`, the region's
+    units restarted together, as each reads regiond.conf at start (3.5+: not only maas-regiond)."""
+    # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
+    # which systemd's unit listing does not show, so the real unit is named.
+    maas_services.units_running(name=f"{label}region services running and enabled (bind9, MAAS)",
+                                units=region_units_of(host), _if=go)
     if restart:
-        # One systemctl transaction: maas-regiond Requires= maas-apiserver, so restarting them
-        # one by one would restart maas-regiond twice.
-        server.shell(name=f"{label}restart maas-regiond with {', '.join(side)}",
+        systemd.service(name=f"{label}bind9 for the region's DNS", service="named",
+                        running=True, restarted=True, _if=go)
+        units = region_units("deb", config.get(host, "maas_version"))
+        side = f" with {', '.join(units[:-1])}" if units[:-1] else ""
+        # One systemctl transaction: maas-regiond Requires= maas-apiserver (3.5+), so
+        # restarting them one by one would restart maas-regiond twice.
+        server.shell(name=f"{label}restart maas-regiond{side}",
                      commands=["systemctl restart " + " ".join(units)], _if=go)
 
 

@@ -27,7 +27,7 @@ from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles, MaasRackControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
-from facts.maas_units import rack_unit
+from facts.maas_units import rack_unit, region_service_units
 from facts.memo import once_per_run, remember
 from facts.pg_cluster import PostgresSettings
 from facts.systemd_units import SystemdUnits
@@ -60,6 +60,7 @@ class Topology:
     deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
     rack_confs: dict = field(default_factory=dict)
     rack_units: dict = field(default_factory=dict)  # {rack: {unit: state}} (facts/systemd_units.py)
+    region_units: dict = field(default_factory=dict)  # {region: {unit: state}}
     rack_services: dict = field(default_factory=dict)  # {primary: MaasRackControllers}
 
     @property
@@ -133,7 +134,7 @@ def _build(inventory) -> Topology:
     facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
     for name in ("installs", "registrations", "rack_hostnames", "region_confs", "region_answers",
                  "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs",
-                 "rack_units", "rack_services"):
+                 "rack_units", "rack_services", "region_units"):
         setattr(topo, name, facts[name])
     _check_installs(topo)
     _check_racks(topo, facts["vm_software"], facts["registrations"])
@@ -179,6 +180,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
         lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
     ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", flavour(r))})
     ask("rack_units", SystemdUnits, topo.racks, lambda r: {"units": [rack_unit_of(r)]})
+    ask("region_units", SystemdUnits, topo.regions, lambda r: {"units": region_units_of(r)})
     if topo.racks:
         ask("rack_services", MaasRackControllers, [topo.primary], rack_services_args)
 
@@ -197,7 +199,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
     facts: dict = {key: answers[key] for key in ("cpus", "rack_hostnames", "deb_packages")}
     facts.update({key: {} for key in ("installs", "vm_software", "registrations", "region_confs",
                                       "region_answers", "cli_profiles", "admin_users", "haproxy_servers",
-                                      "rack_confs", "rack_units", "rack_services")})
+                                      "rack_confs", "rack_units", "rack_services", "region_units")})
     for one, wanted in asks.items():
         batch = answers["batch"][one.name]
         for key, (name, kwargs) in wanted.items():
@@ -210,6 +212,11 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
 def rack_unit_of(rack) -> str:
     """The systemd unit that runs the rack's rackd (facts/maas_units.py)."""
     return rack_unit(config.get(rack, "maas_flavour"), config.get(rack, "maas_version"))
+
+
+def region_units_of(region) -> list[str]:
+    """The systemd units the region needs running (facts/maas_units.py)."""
+    return region_service_units(config.get(region, "maas_flavour"), config.get(region, "maas_version"))
 
 
 def rack_services_args(region) -> dict:

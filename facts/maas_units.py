@@ -39,11 +39,23 @@ def region_units(flavour: str, version) -> list[str]:
     return side + [REGIOND]
 
 
+def snap_unit(version) -> str:
+    """The snap's service manager: ``snap.maas.pebble`` (3.5+) or ``snap.maas.supervisor`` (3.4)."""
+    return "snap.maas.pebble" if _series(version) >= (3, 5) else "snap.maas.supervisor"
+
+
 def rack_unit(flavour: str, version) -> str:
-    """The systemd unit that runs a rack's rackd: ``maas-rackd`` (deb), or the snap's service
-    manager, ``snap.maas.pebble`` (3.5+) or ``snap.maas.supervisor`` (3.4)."""
+    """The systemd unit that runs a rack's rackd: ``maas-rackd`` (deb), or the snap's."""
     if flavour == "deb":
         return "maas-rackd"
     if flavour != "snap":
         raise ValueError(f"MAAS flavour {flavour!r} is not one of deb, snap")
-    return "snap.maas.pebble" if _series(version) >= (3, 5) else "snap.maas.supervisor"
+    return snap_unit(version)
+
+
+def region_service_units(flavour: str, version) -> list[str]:
+    """Every unit a region needs running: deb, its region units and bind9 (``named``, the
+    real unit; ``bind9.service`` is an alias); snap, the snap's service manager."""
+    if flavour == "snap":
+        return [snap_unit(version)]
+    return ["named", *region_units(flavour, version)]

@@ -14,6 +14,7 @@ from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 
 from facts.maas_api import MaasRackControllers
+from facts.memo import recall
 
 # Runs on the host: prints the racks (of argv) whose rackd is not "running", with its status.
 _NOT_RUNNING = """
@@ -58,7 +59,7 @@ def racks_running(racks: list, profile: str, maas_cli: str = "maas", timeout: in
         host.noop("no racks")
         return
     if not changed:
-        controllers = host.get_fact(MaasRackControllers, profile=profile, maas_cli=maas_cli)
+        controllers = recall(host, MaasRackControllers, profile=profile, maas_cli=maas_cli)
         states = rackd_states(racks, controllers)
         if controllers is not None and all(state == "running" for state in states.values()):
             host.noop("MAAS reports rackd running on " + ", ".join(racks))

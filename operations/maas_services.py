@@ -3,8 +3,8 @@ one is an error naming the host, the unit and what it last logged.
 
 pyinfra's ``systemd.service`` starts a stopped unit, but says nothing useful when the unit is
 masked (``Unit ... is masked``, no log) and reports success for a unit that exits right after
-it started (``Restart=always`` hides it as ``auto-restart``). ``unit_running`` reads the
-unit's state (``facts.systemd_units.SystemdUnits``), refuses a masked unit before anything
+it started (``Restart=always`` hides it as ``auto-restart``). ``units_running`` reads the
+units' state (``facts.systemd_units.SystemdUnits``), refuses a masked unit before anything
 runs, and after a start watches the unit for a few seconds.
 """
 
@@ -15,6 +15,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 
+from facts.memo import recall
 from facts.systemd_units import SystemdUnitLog, SystemdUnits, unit_running as is_running
 
 SETTLE_SECONDS = 5
@@ -45,24 +46,28 @@ def start_script(host_name: str, unit: str, enable: bool, settle: int = SETTLE_S
 
 
 @operation()
-def unit_running(unit: str):
-    """A systemd unit running and enabled (pyinfra: ``systemd.service(running, enabled)``,
+def units_running(units: list):
+    """Systemd units running and enabled (pyinfra: ``systemd.service(running, enabled)``,
     plus the checks above).
 
-    + unit: the unit's name (``maas-rackd``, ``snap.maas.pebble``...)
+    + units: the units' names (``maas-rackd``, ``snap.maas.pebble``, ``named``...)
 
-    Masked: refused before anything runs, naming the host, the unit and its last log lines.
-    Running and enabled: noop. Otherwise it is enabled and started, and watched for a few
-    seconds; a unit that does not stay up fails the operation with its last log lines.
-    A unit the run is about to install (not found yet) is started the same way.
+    A masked unit: refused before anything runs, naming the host, the unit and its last log
+    lines. All running and enabled: noop. Otherwise each unit that is not is enabled, started
+    and watched for a few seconds; one that does not stay up fails the operation with its
+    last log lines. A unit the run is about to install (not found yet) is started the same way.
     """
-    state = (host.get_fact(SystemdUnits, units=[unit]) or {}).get(unit) or {}
-    if state.get("load") == "masked":
-        lines = host.get_fact(SystemdUnitLog, unit=unit) or ["(nothing)"]
-        raise OperationValueError(f"{host.name}: {unit} is masked and cannot run (systemctl unmask {unit}); "
-                                  f"it last logged: {' | '.join(lines)}")
-    if is_running(state):
-        host.noop(f"{unit} is running and enabled")
+    units = list(units)
+    states = recall(host, SystemdUnits, units=units) or {}
+    for unit in units:
+        if (states.get(unit) or {}).get("load") == "masked":
+            lines = recall(host, SystemdUnitLog, unit=unit) or ["(nothing)"]
+            raise OperationValueError(f"{host.name}: {unit} is masked and cannot run (systemctl unmask {unit}); "
+                                      f"it last logged: {' | '.join(lines)}")
+    due = [unit for unit in units if not is_running(states.get(unit))]
+    if not due:
+        host.noop(f"{', '.join(units)} running and enabled")
         return
-    enable = state.get("enabled") not in ("enabled", "static", "alias")
-    yield StringCommand(start_script(host.name, unit, enable))
+    for unit in due:
+        enable = (states.get(unit) or {}).get("enabled") not in ("enabled", "static", "alias")
+        yield StringCommand(start_script(host.name, unit, enable))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from facts.maas_units import region_units
+from facts.maas_units import rack_unit, region_service_units, region_units
 from operations.maas_rolling import wait_script
 
 PAUSE = "2026-11-29 17:10:01 maas.regiond: [ERROR] Database error during start-up; pausing for 3 seconds."
@@ -79,3 +79,12 @@ def test_region_units_per_version():
     assert region_units("snap", "3.5") == []
     with pytest.raises(ValueError):
         region_units("tarball", "3.5")
+
+
+def test_region_service_units_per_flavour():
+    assert region_service_units("deb", "3.5") == ["named", "maas-temporal", "maas-temporal-worker",
+                                                  "maas-apiserver", "maas-regiond"]
+    assert region_service_units("deb", "3.4") == ["named", "maas-regiond"]
+    assert region_service_units("snap", "3.5") == ["snap.maas.pebble"]
+    assert region_service_units("snap", "3.4") == ["snap.maas.supervisor"]
+    assert rack_unit("deb", "3.6") == "maas-rackd"
