@@ -13,11 +13,11 @@ from pyinfra.operations import apt, files, server, snap, systemd
 
 import config
 from deploys.packages import deb_spec, maas_software_present, packages_present
+from deploys.topology import region_units_of
 from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from facts.maas_units import region_units
-from deploys.topology import region_units_of
 from operations import maas_region, maas_rolling, maas_services
 
 

@@ -61,7 +61,6 @@ class Topology:
     rack_confs: dict = field(default_factory=dict)
     rack_units: dict = field(default_factory=dict)  # {rack: {unit: state}} (facts/systemd_units.py)
     region_units: dict = field(default_factory=dict)  # {region: {unit: state}}
-    rack_services: dict = field(default_factory=dict)  # {primary: MaasRackControllers}
 
     @property
     def primary(self):
@@ -134,7 +133,7 @@ def _build(inventory) -> Topology:
     facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
     for name in ("installs", "registrations", "rack_hostnames", "region_confs", "region_answers",
                  "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs",
-                 "rack_units", "rack_services", "region_units"):
+                 "rack_units", "region_units"):
         setattr(topo, name, facts[name])
     _check_installs(topo)
     _check_racks(topo, facts["vm_software"], facts["registrations"])
@@ -181,7 +180,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
     ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", flavour(r))})
     ask("rack_units", SystemdUnits, topo.racks, lambda r: {"units": [rack_unit_of(r)]})
     ask("region_units", SystemdUnits, topo.regions, lambda r: {"units": region_units_of(r)})
-    if topo.racks:
+    if topo.racks:  # for maas_rack_health.racks_running on the primary (remembered below)
         ask("rack_services", MaasRackControllers, [topo.primary], rack_services_args)
 
     answers = gather_many({
