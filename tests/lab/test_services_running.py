@@ -65,3 +65,18 @@ def test_masked_rackd_fails_the_run_naming_the_rack(lab, converged):
     finally:
         lab.ssh("rack2", f"systemctl unmask --runtime {RACKD_UNIT} && systemctl start {RACKD_UNIT}")
     wait_for(lambda: maas_view(lab)[1].get("rack2") == "running", 60, "rack2's rackd running in MAAS")
+
+
+@pytest.mark.parametrize("unit", ["named", "maas-regiond"])
+def test_masked_region_unit_fails_the_run_naming_it(lab, converged, unit):
+    """bind9 or regiond masked on region2: refused before anything runs, naming host and unit."""
+    lab.ssh("region2", f"systemctl stop {unit} && systemctl mask --runtime {unit}")
+    try:
+        result = lab.deploy(ENV, label=f"services-{unit}-masked")
+        assert result.returncode != 0, result.tail()
+        assert f"region2: {unit} is masked and cannot run" in result.output, result.tail(40)
+        assert result.changed_hosts == {}, result.changed_ops
+    finally:
+        lab.ssh("region2", f"systemctl unmask --runtime {unit} && systemctl start {unit}")
+    again = lab.deploy(ENV, label=f"services-{unit}-unmasked")
+    assert again.returncode == 0, again.tail()
