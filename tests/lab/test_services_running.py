@@ -23,6 +23,20 @@ def maas_view(lab) -> tuple[dict, dict]:
     return vlan, rackd
 
 
+def mask(lab, name: str, unit: str) -> None:
+    """Stop and mask a unit until `unmask`. The mask goes where it overrides any unit file:
+    `systemctl mask --runtime` (/run/systemd/system) does not override the snap's units,
+    which snapd writes to /etc/systemd/system."""
+    lab.ssh(name, f"systemctl stop {unit} && mkdir -p /run/systemd/system.control && "
+                  f"ln -sf /dev/null /run/systemd/system.control/{unit}.service && systemctl daemon-reload && "
+                  f"[ \"$(systemctl show -p LoadState --value {unit})\" = masked ]")
+
+
+def unmask(lab, name: str, unit: str) -> None:
+    lab.ssh(name, f"rm -f /run/systemd/system.control/{unit}.service && systemctl daemon-reload && "
+                  f"systemctl start {unit}")
+
+
 def unit_state(lab, rack: str) -> str:
     return lab.ssh(rack, f"systemctl is-active {RACKD_UNIT}", check=False).strip()
 
@@ -54,7 +68,7 @@ def test_stopped_rackd_is_started_and_maas_agrees(lab, converged):
 
 def test_masked_rackd_fails_the_run_naming_the_rack(lab, converged):
     vlan_before, _ = maas_view(lab)
-    lab.ssh("rack2", f"systemctl stop {RACKD_UNIT} && systemctl mask --runtime {RACKD_UNIT}")
+    mask(lab, "rack2", RACKD_UNIT)
     try:
         result = lab.deploy(ENV, label="services-rackd-masked")
         assert result.returncode != 0, result.tail()
@@ -63,20 +77,20 @@ def test_masked_rackd_fails_the_run_naming_the_rack(lab, converged):
         assert vlan_after == vlan_before
         assert unit_state(lab, "rack2") != "active"
     finally:
-        lab.ssh("rack2", f"systemctl unmask --runtime {RACKD_UNIT} && systemctl start {RACKD_UNIT}")
+        unmask(lab, "rack2", RACKD_UNIT)
     wait_for(lambda: maas_view(lab)[1].get("rack2") == "running", 60, "rack2's rackd running in MAAS")
 
 
 @pytest.mark.parametrize("unit", ["named", "maas-regiond"])
 def test_masked_region_unit_fails_the_run_naming_it(lab, converged, unit):
     """bind9 or regiond masked on region2: refused before anything runs, naming host and unit."""
-    lab.ssh("region2", f"systemctl stop {unit} && systemctl mask --runtime {unit}")
+    mask(lab, "region2", unit)
     try:
         result = lab.deploy(ENV, label=f"services-{unit}-masked")
         assert result.returncode != 0, result.tail()
         assert f"region2: {unit} is masked and cannot run" in result.output, result.tail(40)
         assert result.changed_hosts == {}, result.changed_ops
     finally:
-        lab.ssh("region2", f"systemctl unmask --runtime {unit} && systemctl start {unit}")
+        unmask(lab, "region2", unit)
     again = lab.deploy(ENV, label=f"services-{unit}-unmasked")
     assert again.returncode == 0, again.tail()
