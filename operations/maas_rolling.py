@@ -170,7 +170,8 @@ def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: st
         f"end=$(( $(date +%s) + {timeout} )); "
         f"until python3 -c {probe} {target} 2>/dev/null; do "
         f"if newlog | grep -q {shlex.quote(START_UP_ERROR)}; then "
-        f"why=$(newlog | grep -v {shlex.quote(START_UP_ERROR)} | grep -v '^ *$' | tail -n 2); "
+        # the cause, logged after the error line; the journal and the log file both have it
+        f"why=$(newlog | grep -v {shlex.quote(START_UP_ERROR)} | grep -v '^ *$' | tail -n 1); "
         f'echo {database} "$why" >&2; exit 1; fi; '
     )
     for unit in units:
