@@ -47,7 +47,7 @@ def region_host(tmp_path):
 
 def test_start_up_database_error_fails_at_once_naming_host_and_cause(region_host):
     tmp, run = region_host
-    (tmp / "journal").write_text(PAUSE + "\n" + CAUSE + "\n")
+    (tmp / "journal").write_text((PAUSE + "\n" + CAUSE + "\n") * 2)  # retried; also in regiond.log
     result, seconds = run(["maas-regiond"])
     assert result.returncode == 1
     assert "regiond on region1 cannot use its database after its restart" in result.stderr
