@@ -74,13 +74,31 @@ def maas_hostname(topology, rack) -> str:
     return str(topology.rack_hostnames.get(rack.name) or rack.name).split(".")[0]
 
 
+def dhcp_notes(topology, vlans: list) -> dict:
+    """{rack's MAAS hostname: which VLANs' DHCP HA it serves, and the way out} for the wait's error."""
+    roles: dict = {}
+    for vlan in vlans:
+        label = f"VLAN {vlan['fabric']}.{vlan.get('vid', 0)}"
+        for role in ("primary_rack", "secondary_rack"):
+            roles.setdefault(vlan[role], []).append(f"{role.replace('_', ' ')} of {label}")
+    racks = {rack.name: rack for rack in topology.racks}
+    return {
+        maas_hostname(topology, racks[name]): (
+            f"{', '.join(serves)}; DHCP HA is left as it is: bring the rack back, or take it out with "
+            f"remove_rack.py --data maas_remove_rack={name} --data maas_dhcp_move_to=<another rack>")
+        for name, serves in roles.items() if name in racks
+    }
+
+
 @deploy("MAAS racks live")
 def maas_racks_live(topology):
-    """On the primary, after the racks' steps: MAAS reports each rack's rackd running (bounded)."""
+    """On the primary, after the racks' steps: MAAS reports each rack's rackd running (bounded),
+    before DHCP HA is set, so that it is only set between live racks."""
     maas_rack_health.racks_running(
         name="MAAS reports rackd running on every rack",
         racks=[maas_hostname(topology, rack) for rack in topology.racks],
         timeout=max(config.get(rack, "maas_rack_register_timeout") for rack in topology.racks),
         changed=any(not rack_settled(topology, rack) for rack in topology.racks),
+        notes=dhcp_notes(topology, config.get(host, "maas_dhcp_vlans")),
         **rack_services_args(host),
     )

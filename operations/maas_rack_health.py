@@ -8,6 +8,7 @@ primary region through its ``maas`` CLI profile, after the racks' own steps.
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from pyinfra import host
@@ -16,10 +17,11 @@ from pyinfra.api import OperationValueError, StringCommand, operation
 from facts.maas_api import MaasRackControllers
 from facts.memo import recall
 
-# Runs on the host: prints the racks (of argv) whose rackd is not "running", with its status.
+# Runs on the host: prints the racks (argv 2...) whose rackd is not "running", with its
+# status and the rack's note (argv 1: JSON {rack: note}, e.g. the DHCP HA it serves).
 _NOT_RUNNING = """
 import json, sys
-wanted = sys.argv[1:]
+notes, wanted = json.loads(sys.argv[1]), sys.argv[2:]
 try:
     nodes = json.load(sys.stdin)
 except ValueError:
@@ -28,8 +30,9 @@ status = {}
 for node in nodes:
     services = {s.get("name"): s.get("status") for s in node.get("service_set") or []}
     status[node.get("hostname")] = services.get("rackd") or "unknown"
-print(" ".join("%s(rackd %s)" % (name, status.get(name, "not registered"))
-               for name in wanted if status.get(name) != "running"))
+print("; ".join("%s (rackd %s)%s" % (name, status.get(name, "not registered"),
+                                      ": " + notes[name] if notes.get(name) else "")
+                for name in wanted if status.get(name) != "running"))
 """
 
 
@@ -39,9 +42,23 @@ def rackd_states(racks: list, controllers: list | None) -> dict:
     return {name: by_name.get(name) or "not registered" for name in racks}
 
 
+def wait_script(racks: list, profile: str, maas_cli: str, timeout: int, notes: dict) -> str:
+    """Shell: poll ``rack-controllers read`` every 2 s until each rack's rackd is running;
+    after `timeout` seconds fail, naming each rack that is not, its status and its note."""
+    cli = f"{shlex.quote(maas_cli)} {shlex.quote(profile)} rack-controllers read"
+    args = " ".join(shlex.quote(arg) for arg in [json.dumps(notes, sort_keys=True), *racks])
+    return (
+        f"end=$(( $(date +%s) + {timeout} )); "
+        f"while left=$({cli} 2>/dev/null | python3 -c {shlex.quote(_NOT_RUNNING)} {args}); "
+        '[ -n "$left" ]; do '
+        f'if [ "$(date +%s)" -ge "$end" ]; then echo "MAAS does not report rackd running within {timeout}s '
+        f'on: $left" >&2; exit 1; fi; sleep 2; done'
+    )
+
+
 @operation()
 def racks_running(racks: list, profile: str, maas_cli: str = "maas", timeout: int = 90,
-                  changed: bool = False):
+                  changed: bool = False, notes: dict | None = None):
     """Wait (bounded) until MAAS reports every rack's rackd running.
 
     + racks: the racks' hostnames as MAAS knows them (short)
@@ -49,6 +66,7 @@ def racks_running(racks: list, profile: str, maas_cli: str = "maas", timeout: in
     + timeout: seconds; after that the operation fails naming each rack and its rackd status
     + changed: a rack was started, registered or reconfigured in this run: wait even when the
       planning-time read already showed every rack running
+    + notes: {rack: text} added to a failing rack's line (the DHCP HA it is a peer of)
 
     Noop when nothing changed and MAAS already reported every rack running when the run began.
     """
@@ -64,12 +82,4 @@ def racks_running(racks: list, profile: str, maas_cli: str = "maas", timeout: in
         if controllers is not None and all(state == "running" for state in states.values()):
             host.noop("MAAS reports rackd running on " + ", ".join(racks))
             return
-    cli = f"{shlex.quote(maas_cli)} {shlex.quote(profile)} rack-controllers read"
-    names = " ".join(shlex.quote(name) for name in racks)
-    yield StringCommand(
-        f"end=$(( $(date +%s) + {timeout} )); "
-        f"while left=$({cli} 2>/dev/null | python3 -c {shlex.quote(_NOT_RUNNING)} {names}); "
-        '[ -n "$left" ]; do '
-        f'if [ "$(date +%s)" -ge "$end" ]; then echo "MAAS does not report rackd running within {timeout}s '
-        f'on: $left" >&2; exit 1; fi; sleep 2; done'
-    )
+    yield StringCommand(wait_script(racks, profile, maas_cli, timeout, notes or {}))

@@ -52,3 +52,13 @@ def test_rackd_conf_must_list_exactly_the_regions(inventory_factory):
     assert not lists_every_region(_topology(conf_urls=list(reversed(URLS))), rack)
     assert not lists_every_region(_topology(exists=False), rack)
     assert not lists_every_region(SimpleNamespace(rack_confs={}, region_urls=URLS), rack)
+
+
+def test_dhcp_notes_name_the_vlan_and_the_way_out():
+    from deploys.rack import dhcp_notes
+    topology = SimpleNamespace(racks=[SimpleNamespace(name="k1"), SimpleNamespace(name="k2")],
+                               rack_hostnames={"k2": "k2.example.com"})
+    notes = dhcp_notes(topology, [{"fabric": "fabric-0", "vid": 0, "primary_rack": "k1", "secondary_rack": "k2"}])
+    assert set(notes) == {"k1", "k2"}  # MAAS's short hostnames
+    assert notes["k2"].startswith("secondary rack of VLAN fabric-0.0; DHCP HA is left as it is")
+    assert "remove_rack.py --data maas_remove_rack=k2 --data maas_dhcp_move_to=<another rack>" in notes["k2"]

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from operations.maas_rack_health import rackd_states
+from operations.maas_rack_health import rackd_states, wait_script
 from operations.maas_services import start_script
 
 
@@ -73,3 +73,27 @@ def test_rackd_states_as_maas_reports_them():
     assert rackd_states(["rack1", "rack2", "rack3"], controllers) == {
         "rack1": "running", "rack2": "dead", "rack3": "not registered"}
     assert rackd_states(["rack1"], None) == {"rack1": "not registered"}
+
+
+def test_rack_wait_fails_naming_the_dead_rack_and_its_vlan(tmp_path):
+    """The primary's wait (maas_rack_health.wait_script) with a stub `maas` CLI in which MAAS
+    shows rack2's rackd dead: after the timeout, the error names rack2, its status and note."""
+    listing = ('[{"hostname": "rack1", "service_set": [{"name": "rackd", "status": "running"}]},'
+               ' {"hostname": "rack2", "service_set": [{"name": "rackd", "status": "dead"}]}]')
+    (tmp_path / "maas").write_text(f"#!/bin/sh\necho '{listing}'\n")
+    (tmp_path / "maas").chmod(0o755)
+    script = wait_script(["rack1", "rack2"], "maas-ha", str(tmp_path / "maas"), 1,
+                         {"rack2": "secondary rack of VLAN fabric-0.0"})
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("MAAS does not report rackd running within 1s on: "
+                                     "rack2 (rackd dead): secondary rack of VLAN fabric-0.0")
+
+
+def test_rack_wait_ends_once_every_rack_runs(tmp_path):
+    listing = '[{"hostname": "rack1", "service_set": [{"name": "rackd", "status": "running"}]}]'
+    (tmp_path / "maas").write_text(f"#!/bin/sh\necho '{listing}'\n")
+    (tmp_path / "maas").chmod(0o755)
+    result = subprocess.run(["sh", "-c", wait_script(["rack1"], "maas-ha", str(tmp_path / "maas"), 30, {})],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
