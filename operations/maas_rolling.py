@@ -180,6 +180,7 @@ def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: st
             'case "$sub" in auto-restart|failed) '
             # the unit's own output, not systemd's lines about it
             f"why=$(journalctl _SYSTEMD_UNIT={unit}.service -n 2 --no-pager -o cat 2>/dev/null); "
+            f'[ -n "$why" ] || why=$(tail -n 2 {shlex.quote(REGION_LOGS[flavour]["file"])} 2>/dev/null); '
             f'echo "{unit} on {host_name} failed to start after its restart ($sub): $why" >&2; exit 1;; '
             "esac; "
         )
