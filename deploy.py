@@ -14,7 +14,7 @@ from pyinfra import host, inventory, state
 from deploys.dhcp_ha import maas_dhcp_ha
 from deploys.haproxy import maas_haproxy
 from deploys.postgres import maas_postgres
-from deploys.rack import maas_rack_controller, rack_settled
+from deploys.rack import maas_rack_controller, maas_racks_live, rack_settled
 from deploys.region import maas_region_access, maas_region_software
 from deploys.rolling_restart import get_plan, rolling_region_restart
 from deploys.topology import get_topology
@@ -50,6 +50,9 @@ if rack_due:
 
 if topology.is_primary(host) or rack_due:  # DHCP HA (on the primary) needs the racks registered
     barrier(name="Phase: racks registered", phase="racks registered")
+
+if topology.is_primary(host) and topology.racks:
+    maas_racks_live(topology)  # DHCP HA only between racks MAAS reports running
 
 if topology.is_primary(host):
     maas_dhcp_ha(topology)

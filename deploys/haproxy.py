@@ -3,11 +3,11 @@ validated before it goes live, and a reload (not a restart) when it changes."""
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import apt
 
 import config
 from deploys.packages import packages_present
-from operations import haproxy, maas_rolling
+from operations import haproxy, maas_rolling, maas_services
 
 
 def rendered_config(topology) -> str:
@@ -38,6 +38,6 @@ def maas_haproxy(topology):
     if not packages_present(["haproxy", "socat"], topology.deb_packages.get(host.name)):
         apt.packages(name="Install HAProxy", packages=["haproxy", "socat"], update=True)
     haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(topology))
-    systemd.service(name="HAProxy running", service="haproxy", running=True, enabled=True)
+    maas_services.units_running(name="HAProxy running", units=["haproxy"])
     maas_rolling.admin_socket_private(name="HAProxy admin socket root-only",
                                       socket=config.get(host, "maas_haproxy_admin_socket"))

@@ -3,11 +3,11 @@ connection limit sized for the regions, and a backup before any of its config ch
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, postgres, systemd
+from pyinfra.operations import apt, postgres
 
 import config
 from deploys.packages import packages_present
-from operations import maas_pg
+from operations import maas_pg, maas_services
 from operations.maas_pg import AS_POSTGRES  # pyinfra's postgres operations run as postgres
 
 
@@ -28,7 +28,7 @@ def maas_postgres(topology):
     # present: apt.packages would only ask dpkg again
     if not packages_present(["postgresql"], topology.deb_packages.get(host.name)):
         apt.packages(name="Install PostgreSQL", packages=["postgresql"], update=True)
-    systemd.service(name="PostgreSQL running", service="postgresql", running=True, enabled=True)
+    maas_services.units_running(name="PostgreSQL running", units=["postgresql"])
     maas_pg.server_settings(
         name="PostgreSQL listen_addresses and max_connections",
         settings={

@@ -1,5 +1,6 @@
 """Rack controllers: install, register with this MAAS (only when not already registered to
-it), and make rackd.conf list every region so a rack survives any one region's loss."""
+it), make rackd.conf list every region so a rack survives any one region's loss, and keep
+rackd running; then, on the primary, wait until MAAS reports every rack's rackd running."""
 
 import shlex
 
@@ -9,8 +10,10 @@ from pyinfra.operations import apt, snap
 
 import config
 from deploys.packages import deb_spec, maas_package_source, maas_software_present, packages_present
+from deploys.topology import rack_services_args, rack_unit_of
 from facts.maas import RACK_MODES, secret_path
-from operations import maas_rack
+from facts.systemd_units import unit_running
+from operations import maas_rack, maas_rack_health, maas_services
 
 
 def has_rack_software(topology, host) -> bool:
@@ -27,12 +30,17 @@ def lists_every_region(topology, host) -> bool:
     return bool(conf.get("exists")) and maas_rack.lists_urls(conf.get("settings"), topology.region_urls)
 
 
+def rackd_running(topology, host) -> bool:
+    """True when the rack's rackd unit was running and enabled in the topology's round."""
+    return unit_running((topology.rack_units.get(host.name) or {}).get(rack_unit_of(host)))
+
+
 def rack_settled(topology, host) -> bool:
     """True when every rack step would only report "no change": the software is there, the
-    rack is registered with this MAAS and its rackd.conf lists every region. Such a rack
-    takes no part in the run after the topology's round (no steps, no barriers)."""
+    rack is registered with this MAAS, its rackd.conf lists every region and its rackd runs.
+    Such a rack takes no part in the run after the topology's round (no steps, no barriers)."""
     return (has_rack_software(topology, host) and topology.registered_here(host)
-            and lists_every_region(topology, host))
+            and lists_every_region(topology, host) and rackd_running(topology, host))
 
 
 @deploy("MAAS rack")
@@ -61,3 +69,39 @@ def maas_rack_controller(topology):
         )
     maas_rack.region_urls(name="rackd.conf lists every region", flavour=flavour,
                           region_urls=topology.region_urls)
+    maas_services.units_running(name=f"rackd running ({rack_unit_of(host)})", units=[rack_unit_of(host)])
+
+
+def maas_hostname(topology, rack) -> str:
+    """The rack's hostname as MAAS keeps it: short."""
+    return str(topology.rack_hostnames.get(rack.name) or rack.name).split(".")[0]
+
+
+def dhcp_notes(topology, vlans: list) -> dict:
+    """{rack's MAAS hostname: which VLANs' DHCP HA it serves, and the way out} for the wait's error."""
+    roles: dict = {}
+    for vlan in vlans:
+        label = f"VLAN {vlan['fabric']}.{vlan.get('vid', 0)}"
+        for role in ("primary_rack", "secondary_rack"):
+            roles.setdefault(vlan[role], []).append(f"{role.replace('_', ' ')} of {label}")
+    racks = {rack.name: rack for rack in topology.racks}
+    return {
+        maas_hostname(topology, racks[name]): (
+            f"{', '.join(serves)}; DHCP HA is left as it is: bring the rack back, or take it out with "
+            f"remove_rack.py --data maas_remove_rack={name} --data maas_dhcp_move_to=<another rack>")
+        for name, serves in roles.items() if name in racks
+    }
+
+
+@deploy("MAAS racks live")
+def maas_racks_live(topology):
+    """On the primary, after the racks' steps: MAAS reports each rack's rackd running (bounded),
+    before DHCP HA is set, so that it is only set between live racks."""
+    maas_rack_health.racks_running(
+        name="MAAS reports rackd running on every rack",
+        racks=[maas_hostname(topology, rack) for rack in topology.racks],
+        timeout=max(config.get(rack, "maas_rack_register_timeout") for rack in topology.racks),
+        changed=any(not rack_settled(topology, rack) for rack in topology.racks),
+        notes=dhcp_notes(topology, config.get(host, "maas_dhcp_vlans")),
+        **rack_services_args(host),
+    )

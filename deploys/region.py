@@ -15,10 +15,12 @@ from pyinfra.operations import apt, files, server, snap, systemd
 
 import config
 from deploys.packages import deb_spec, maas_package_source, maas_software_present, packages_present
+from deploys.topology import region_units_of
 from facts.maas import REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
-from operations import maas_region, maas_rolling
+from facts.maas_units import region_units
+from operations import maas_region, maas_rolling, maas_services
 
 
 def region_settings(topology, region) -> dict:
@@ -73,13 +75,11 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         if topology.is_primary(host):
             server.shell(name=f"{label}database migrations (primary only)",
                          commands=["maas-region dbupgrade"], _if=[go, conf.did_change])
-        # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
-        # which systemd's unit listing does not show, so ask for the real unit.
-        systemd.service(name=f"{label}bind9 for the region's DNS", service="named",
-                        running=True, restarted=restart, _if=go)
-        systemd.service(name=f"{label}{'restart' if restart else 'running'} maas-regiond",
-                        service="maas-regiond", running=True, enabled=True, restarted=restart, _if=go)
-    elif restart:
+        _region_units_running(label, restart, go)
+    else:
+        maas_services.units_running(name=f"{label}the maas snap's services running and enabled",
+                                    units=region_units_of(host), _if=go)
+    if flavour == "snap" and restart:
         # `maas init` / `maas config` restart the snap's services themselves when they change
         # something; a region that is down with an unchanged config is restarted here.
         server.shell(name=f"{label}restart the maas snap", commands=["snap restart maas"],
@@ -88,9 +88,28 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         maas_rolling.wait_for_region_api(
             name=f"{label}wait for the region API",
             flavour=flavour,
+            units=region_units(flavour, config.get(host, "maas_version")),
             timeout=config.get(host, "maas_region_restart_timeout"),
             _if=go,
         )
+
+
+def _region_units_running(label: str, restart: bool, go) -> None:
+    """Every unit of a deb region (and bind9) running and enabled; when `restart`, the region's
+    units restarted together, as each reads regiond.conf at start (3.5+: not only maas-regiond)."""
+    # bind9 >= 9.18 (jammy, noble) runs as named.service; bind9.service is only an alias,
+    # which systemd's unit listing does not show, so the real unit is named.
+    maas_services.units_running(name=f"{label}region services running and enabled (bind9, MAAS)",
+                                units=region_units_of(host), _if=go)
+    if restart:
+        systemd.service(name=f"{label}bind9 for the region's DNS", service="named",
+                        running=True, restarted=True, _if=go)
+        units = region_units("deb", config.get(host, "maas_version"))
+        side = f" with {', '.join(units[:-1])}" if units[:-1] else ""
+        # One systemctl transaction: maas-regiond Requires= maas-apiserver (3.5+), so
+        # restarting them one by one would restart maas-regiond twice.
+        server.shell(name=f"{label}restart maas-regiond{side}",
+                     commands=["systemctl restart " + " ".join(units)], _if=go)
 
 
 @deploy("MAAS region access")

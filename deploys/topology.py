@@ -24,12 +24,14 @@ from deploys.packages import series_problem
 from facts.batch import BATCHABLE, FactBatch
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
-from facts.maas_api import MaasCliProfiles
+from facts.maas_api import MaasCliProfiles, MaasRackControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
+from facts.maas_units import rack_unit, region_service_units
 from facts.memo import once_per_run, remember
 from facts.os_release import OsRelease
 from facts.pg_cluster import PostgresSettings
+from facts.systemd_units import SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
 
@@ -59,6 +61,8 @@ class Topology:
     deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
     rack_confs: dict = field(default_factory=dict)
     os_releases: dict = field(default_factory=dict)  # deb MAAS hosts: their OsRelease
+    rack_units: dict = field(default_factory=dict)  # {rack: {unit: state}} (facts/systemd_units.py)
+    region_units: dict = field(default_factory=dict)  # {region: {unit: state}}
 
     @property
     def primary(self):
@@ -131,7 +135,7 @@ def _build(inventory) -> Topology:
     facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
     for name in ("installs", "registrations", "rack_hostnames", "region_confs", "region_answers",
                  "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs",
-                 "os_releases"):
+                 "os_releases", "rack_units", "region_units"):
         setattr(topo, name, facts[name])
     _check_installs(topo)
     _check_series(topo)
@@ -178,6 +182,10 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
     ask("haproxy_servers", HaproxyServers, topo.haproxies,
         lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
     ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", flavour(r))})
+    ask("rack_units", SystemdUnits, topo.racks, lambda r: {"units": [rack_unit_of(r)]})
+    ask("region_units", SystemdUnits, topo.regions, lambda r: {"units": region_units_of(r)})
+    if topo.racks:  # for maas_rack_health.racks_running on the primary (remembered below)
+        ask("rack_services", MaasRackControllers, [topo.primary], rack_services_args)
 
     answers = gather_many({
         # regions' checks (API, CLI, admin) are slow: side by side there; racks are many and cheap
@@ -194,7 +202,8 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
     facts: dict = {key: answers[key] for key in ("cpus", "rack_hostnames", "deb_packages")}
     facts.update({key: {} for key in ("installs", "vm_software", "registrations", "region_confs",
                                       "region_answers", "cli_profiles", "admin_users", "haproxy_servers",
-                                      "rack_confs", "os_releases")})
+                                      "rack_confs", "os_releases", "rack_units", "rack_services",
+                                      "region_units")})
     for one, wanted in asks.items():
         batch = answers["batch"][one.name]
         for key, (name, kwargs) in wanted.items():
@@ -202,6 +211,22 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
             if batch is not None:
                 remember(one, BATCHABLE[name], batch.get(name), **kwargs)
     return facts
+
+
+def rack_unit_of(rack) -> str:
+    """The systemd unit that runs the rack's rackd (facts/maas_units.py)."""
+    return rack_unit(config.get(rack, "maas_flavour"), config.get(rack, "maas_version"))
+
+
+def region_units_of(region) -> list[str]:
+    """The systemd units the region needs running (facts/maas_units.py)."""
+    return region_service_units(config.get(region, "maas_flavour"), config.get(region, "maas_version"))
+
+
+def rack_services_args(region) -> dict:
+    """``MaasRackControllers`` arguments on a region: its CLI profile and command."""
+    return {"profile": config.get(region, "maas_cli_profile"),
+            "maas_cli": "/snap/bin/maas" if config.get(region, "maas_flavour") == "snap" else "maas"}
 
 
 def _pg_settings_args(pg) -> dict:

@@ -19,10 +19,10 @@ from pyinfra.facts.files import Socket
 
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas_health import LOCAL_API
+from facts.maas_units import REGION_LOGS
 
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_BACKEND = "maas_regions"
-REGION_UNITS = {"deb": "maas-regiond", "snap": None}  # snap: pebble runs regiond, no own unit
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 
@@ -166,17 +166,70 @@ def ready_region(server: str, backend: str = DEFAULT_BACKEND, socket: str = DEFA
     yield StringCommand(script)
 
 
+START_UP_ERROR = "Database error during start-up"  # MAAS's start_up() logs it, then retries
+
+
+def _new_region_log_lines(logs: dict) -> str:
+    """Shell: ``newlog`` prints what the region logged since the wait began (``$since``, and
+    the log file's size then, ``$off``): the journal of its units and its log file."""
+    units = " ".join(f"-u {shlex.quote(unit)}" for unit in logs["units"])
+    path = shlex.quote(logs["file"])
+    return (
+        f"since=$(date +%s); off=$(stat -c %s {path} 2>/dev/null || echo 0); "
+        f"newlog() {{ journalctl {units} --since \"@$since\" --no-pager -o cat 2>/dev/null; "
+        f"tail -c +$((off + 1)) {path} 2>/dev/null; }}; "
+    )
+
+
+def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: str) -> str:
+    """The shell of ``wait_for_region_api`` (a pure function of its arguments).
+
+    Each second until the API answers: a region unit that systemd reports failing fails the
+    wait at once, with its last log lines; so does a start-up database error in the region's
+    log. A real region never exits on a database error (it pauses 3 s and retries for ever,
+    and its unit stays active), so only its log tells, within seconds of the restart."""
+    target = shlex.quote(url.rstrip("/") + "/api/2.0/version/")
+    probe = shlex.quote("import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)")
+    database = shlex.quote(f"regiond on {host_name} cannot use its database after its restart "
+                           f"({START_UP_ERROR}, retried for ever):")
+    script = _new_region_log_lines(REGION_LOGS[flavour])
+    script += (
+        f"end=$(( $(date +%s) + {timeout} )); "
+        f"until python3 -c {probe} {target} 2>/dev/null; do "
+        f"if newlog | grep -q {shlex.quote(START_UP_ERROR)}; then "
+        # the cause, logged after the error line; the journal and the log file both have it
+        f"why=$(newlog | grep -v {shlex.quote(START_UP_ERROR)} | grep -v '^ *$' | tail -n 1); "
+        f'echo {database} "$why" >&2; exit 1; fi; '
+    )
+    for unit in units:
+        script += (
+            f"sub=$(systemctl show -p SubState --value {unit} 2>/dev/null); "
+            'case "$sub" in auto-restart|failed) '
+            # the unit's own output, not systemd's lines about it
+            f"why=$(journalctl _SYSTEMD_UNIT={unit}.service -n 2 --no-pager -o cat 2>/dev/null); "
+            f'[ -n "$why" ] || why=$(tail -n 2 {shlex.quote(REGION_LOGS[flavour]["file"])} 2>/dev/null); '
+            f'echo {shlex.quote(f"{unit} on {host_name} failed to start after its restart")} "($sub): $why" >&2; '
+            "exit 1;; "
+            "esac; "
+        )
+    too_late = shlex.quote(f"the region API on {host_name} did not answer within {timeout}s of its restart")
+    script += f'if [ "$(date +%s)" -ge "$end" ]; then echo {too_late} >&2; exit 1; fi; sleep 1; done'
+    return script
+
+
 @operation()
-def wait_for_region_api(flavour: str, timeout: int = 120, url: str = LOCAL_API):
+def wait_for_region_api(flavour: str, units: list | None = None, timeout: int = 120, url: str = LOCAL_API):
     """Wait on the region until its API answers again after a restart (bounded).
 
-    + flavour: ``deb`` or ``snap``; on deb the ``maas-regiond`` unit is watched too, so a
-      region that fails to start is reported at once, with its last log lines, instead of
-      after the timeout
+    + flavour: ``deb`` or ``snap`` (where the region logs: ``facts.maas_units.REGION_LOGS``)
+    + units: the region's systemd units to watch (deb; ``facts.maas_units.region_units``):
+      one that fails to start is reported at once, with its last log lines
     + timeout: seconds to wait
     + url: the region's local API root
 
-    Always runs when called: deploys call it only after a restart.
+    A start-up database error in the region's log fails the wait at once too, naming the
+    host and the cause, instead of after the timeout. Always runs when called: deploys call
+    it only after a restart.
 
     **Example:**
 
@@ -188,35 +241,20 @@ def wait_for_region_api(flavour: str, timeout: int = 120, url: str = LOCAL_API):
         maas_rolling.wait_for_region_api(
             name="wait for the region API",
             flavour="deb",
+            units=["maas-regiond", "maas-apiserver"],
             timeout=120,
         )
     """
-    if flavour not in REGION_UNITS:
+    if flavour not in REGION_LOGS:
         raise OperationValueError(f"{host.name}: MAAS flavour {flavour!r} is not one of deb, snap")
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
         raise OperationValueError(f"{host.name}: region API timeout must be a positive number of "
                                   f"seconds, got {timeout!r}")
-    target = shlex.quote(url.rstrip("/") + "/api/2.0/version/")
-    probe = shlex.quote("import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)")
-    unit = REGION_UNITS[flavour]
-    script = (
-        f"end=$(( $(date +%s) + {timeout} )); "
-        f"until python3 -c {probe} {target} 2>/dev/null; do "
-    )
-    if unit:
-        script += (
-            f"sub=$(systemctl show -p SubState --value {unit} 2>/dev/null); "
-            'case "$sub" in auto-restart|failed) '
-            # the unit's own output, not systemd's lines about it
-            f"why=$(journalctl _SYSTEMD_UNIT={unit}.service -n 2 --no-pager -o cat 2>/dev/null); "
-            f'[ -n "$why" ] || why=$(tail -n 2 /var/log/maas/regiond.log 2>/dev/null); '
-            f'echo {shlex.quote(f"{unit} on {host.name} failed to start after its restart")} "($sub): $why" >&2; '
-            "exit 1;; "
-            "esac; "
-        )
-    too_late = shlex.quote(f"the region API on {host.name} did not answer within {timeout}s of its restart")
-    script += f'if [ "$(date +%s)" -ge "$end" ]; then echo {too_late} >&2; exit 1; fi; sleep 1; done'
-    yield StringCommand(script)
+    units = list(units or [])
+    for unit in units:
+        if not _NAME_RE.fullmatch(str(unit)):
+            raise OperationValueError(f"{host.name}: {unit!r} is not a systemd unit name")
+    yield StringCommand(wait_script(host.name, flavour, units, timeout, url))
 
 
 @operation()

@@ -119,6 +119,39 @@ TimeoutStopSec=30
 WantedBy=multi-user.target
 """
 
+# MAAS 3.5+ units beside maas-regiond (maas-region-api); regiond Requires= the API server.
+REGION_SIDE_UNIT = """# {label}
+[Unit]
+Description={description} (lab stand-in)
+Documentation=https://maas.io/docs
+ConditionPathExists=/etc/maas/regiond.conf
+After=network.target postgresql.service
+
+[Service]
+User=maas
+Group=maas
+Environment=PYTHONUNBUFFERED=1
+ExecStart={command}
+Restart=always
+RestartSec=5
+TimeoutStopSec=30
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+REGION_SIDE_UNITS = [  # (unit, executable, description)
+    ("maas-apiserver", "/usr/sbin/maas-apiserver", "MAAS API server"),
+    ("maas-temporal", "/usr/sbin/maas-temporal", "MAAS Temporal server"),
+    ("maas-temporal-worker", "/usr/sbin/maas-temporal-worker", "MAAS Temporal worker"),
+]
+
+
+def unit_launcher(unit):
+    return ("#!/usr/bin/python3\n# %s\n# Stand-in for MAAS's %s.\nimport sys\n\n"
+            "from maas_standin.region_units import run\n\nsys.exit(run(%r))\n" % (LABEL, unit, unit))
+
+
 RACKD_UNIT = """# {label}
 [Unit]
 Description=MAAS Rack Controller (lab stand-in)
@@ -186,11 +219,11 @@ if [ "$1" = "configure" ]; then
         chmod 0640 /var/lib/maas/secret
     fi
     # Installed --no-start: enabled, started only once it is configured.
-    systemctl enable maas-regiond.service >/dev/null 2>&1 || true
+    systemctl enable {units} >/dev/null 2>&1 || true
     if [ -d /run/systemd/system ]; then
         systemctl daemon-reload >/dev/null 2>&1 || true
         if [ -n "$2" ]; then
-            systemctl try-restart maas-regiond.service >/dev/null 2>&1 || true
+            systemctl try-restart {units} >/dev/null 2>&1 || true
         fi
     fi
 fi
@@ -198,13 +231,13 @@ fi
 
 UNIT_PRERM = """
 if [ "$1" = "remove" ] && [ -d /run/systemd/system ]; then
-    systemctl stop {unit}.service >/dev/null 2>&1 || true
+    systemctl stop {unit} >/dev/null 2>&1 || true
 fi
 """
 
 UNIT_POSTRM = """
 if [ "$1" = "remove" ] || [ "$1" = "purge" ]; then
-    systemctl disable {unit}.service >/dev/null 2>&1 || true
+    systemctl disable {unit} >/dev/null 2>&1 || true
     if [ -d /run/systemd/system ]; then
         systemctl daemon-reload >/dev/null 2>&1 || true
     fi
@@ -314,15 +347,26 @@ def build_debs(outdir, work):
         t = os.path.join(work, "maas-region-api-" + upstream)
         write(os.path.join(t, "usr/sbin/maas-region"), launcher("maas_standin.region_cli", "maas-region"), 0o755)
         write(os.path.join(t, "usr/sbin/regiond"), launcher("maas_standin.regiond", "regiond"), 0o755)
-        write(os.path.join(t, "lib/systemd/system/maas-regiond.service"), REGIOND_UNIT.format(label=LABEL))
+        side_units = REGION_SIDE_UNITS if series != "3.4" else []
+        regiond_unit = REGIOND_UNIT.format(label=LABEL)
+        if side_units:
+            regiond_unit = regiond_unit.replace("After=network.target postgresql.service\n",
+                                                "After=network.target postgresql.service\n"
+                                                "Requires=maas-apiserver.service\n")
+        write(os.path.join(t, "lib/systemd/system/maas-regiond.service"), regiond_unit)
+        for unit, command, description in side_units:
+            write(os.path.join(t, command.lstrip("/")), unit_launcher(unit), 0o755)
+            write(os.path.join(t, "lib/systemd/system/%s.service" % unit),
+                  REGION_SIDE_UNIT.format(label=LABEL, description=description, command=command))
+        region_units = " ".join(["maas-regiond.service"] + ["%s.service" % u for u, _, _ in side_units])
         write(os.path.join(t, "DEBIAN/control"), control(
             "maas-region-api", version,
             ["python3", "python3-yaml", "python3-psycopg2", "bind9", "maas-common " + exact, "maas-cli " + exact],
             "Region controller API service for MAAS"))
-        write(os.path.join(t, "DEBIAN/postinst"), script(REGION_POSTINST, "maas-region-api postinst"), 0o755)
-        write(os.path.join(t, "DEBIAN/prerm"), script(UNIT_PRERM.format(unit="maas-regiond"),
+        write(os.path.join(t, "DEBIAN/postinst"), script(REGION_POSTINST.format(units=region_units), "maas-region-api postinst"), 0o755)
+        write(os.path.join(t, "DEBIAN/prerm"), script(UNIT_PRERM.format(unit=region_units),
                                                       "maas-region-api prerm"), 0o755)
-        write(os.path.join(t, "DEBIAN/postrm"), script(UNIT_POSTRM.format(unit="maas-regiond", conf="regiond.conf"),
+        write(os.path.join(t, "DEBIAN/postrm"), script(UNIT_POSTRM.format(unit=region_units, conf="regiond.conf"),
                                                        "maas-region-api postrm"), 0o755)
         built.append(dpkg_deb(t, outdir, "maas-region-api", version))
 
@@ -339,9 +383,9 @@ def build_debs(outdir, work):
             "Rack Controller for MAAS"))
         write(os.path.join(t, "DEBIAN/postinst"), script(RACK_POSTINST.format(init=init, tftp=tftp),
                                                          "maas-rack-controller postinst"), 0o755)
-        write(os.path.join(t, "DEBIAN/prerm"), script(UNIT_PRERM.format(unit="maas-rackd"),
+        write(os.path.join(t, "DEBIAN/prerm"), script(UNIT_PRERM.format(unit="maas-rackd.service"),
                                                       "maas-rack-controller prerm"), 0o755)
-        write(os.path.join(t, "DEBIAN/postrm"), script(UNIT_POSTRM.format(unit="maas-rackd", conf="rackd.conf"),
+        write(os.path.join(t, "DEBIAN/postrm"), script(UNIT_POSTRM.format(unit="maas-rackd.service", conf="rackd.conf"),
                                                        "maas-rack-controller postrm"), 0o755)
         built.append(dpkg_deb(t, outdir, "maas-rack-controller", version))
 

@@ -96,6 +96,15 @@ def regiond_pid(lab, region: str) -> str:
     return lab.ssh(region, "systemctl show -p MainPID --value maas-regiond").strip()
 
 
+# MAAS 3.5+ (the lab's default): each reads regiond.conf's database settings at start
+REGION_UNITS = ["maas-regiond", "maas-apiserver", "maas-temporal", "maas-temporal-worker"]
+
+
+def unit_pids(lab, region: str) -> dict[str, str]:
+    out = lab.ssh(region, "for u in " + " ".join(REGION_UNITS) + "; do systemctl show -p MainPID --value $u; done")
+    return dict(zip(REGION_UNITS, out.split()))
+
+
 def num_workers(lab, region: str):
     return lab.read_yaml(region, "/etc/maas/regiond.conf").get("num_workers")
 
@@ -141,7 +150,7 @@ def test_admin_socket_is_root_only(lab, converged):
 
 
 def test_num_workers_change_rolls_one_region_at_a_time(lab, converged):
-    pids = {name: regiond_pid(lab, name) for name in REGIONS}
+    pids = {name: unit_pids(lab, name) for name in REGIONS}
     with RequestStream(lab, converged) as stream:
         result = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "2"}, label="rolling-num-workers")
     assert result.returncode == 0, result.tail()
@@ -149,7 +158,9 @@ def test_num_workers_change_rolls_one_region_at_a_time(lab, converged):
 
     for name in REGIONS:
         assert num_workers(lab, name) == 2, name
-        assert regiond_pid(lab, name) not in ("0", pids[name]), f"{name} was not restarted"
+        now = unit_pids(lab, name)
+        for unit in REGION_UNITS:  # every unit that reads regiond.conf, not only maas-regiond
+            assert now[unit] not in ("0", pids[name][unit]), f"{unit} on {name} was not restarted"
     assert all_up(lab), haproxy_status(lab)
 
     # drain -> restart -> API answers -> back in HAProxy, region1 before region2 starts
@@ -177,8 +188,10 @@ def test_haproxy_reload_drops_no_request(lab, converged):
 
 
 def test_failed_restart_stops_the_rollout(lab, converged):
-    """region1's regiond cannot reach its database once restarted: region2 keeps 2 workers,
-    keeps running and stays UP in HAProxy, and the error names region1 and the reason."""
+    """region1's regiond cannot reach its database once restarted: as a real region, it does
+    not exit but retries for ever with its unit active. The rollout notices it from the log
+    within seconds (not after the region API timeout), the error names region1 and the cause;
+    region2 keeps 2 workers, keeps running and stays UP in HAProxy."""
     assert [num_workers(lab, name) for name in REGIONS] == [2, 2]
     region2_pid = regiond_pid(lab, "region2")
     # The restarted process reads a copy of regiond.conf with a wrong database password; the
@@ -188,13 +201,27 @@ def test_failed_restart_stops_the_rollout(lab, converged):
                        "chmod 640 /etc/maas/regiond-broken.conf && mkdir -p $(dirname " + BROKEN_DROPIN + ") && "
                        "printf '[Service]\\nEnvironment=MAAS_REGION_CONFIG=/etc/maas/regiond-broken.conf\\n' > "
                        + BROKEN_DROPIN + " && systemctl daemon-reload")
+    seen: dict[str, float] = {}
+
+    def clock(line: str) -> None:
+        if "Starting operation" in line and "region1: wait for the region API" in line:
+            seen.setdefault("wait", time.monotonic())
+        if "regiond on region1 cannot use its database" in line:
+            seen.setdefault("failed", time.monotonic())
+
     try:
         with RequestStream(lab, converged) as stream:
-            result = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "3"}, label="rolling-broken-region1")
+            result = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "3"}, label="rolling-broken-region1",
+                                on_line=clock)
             states_after, admin_after = haproxy_status(lab), admin_states(lab)
         assert result.returncode != 0, result.tail()
-        assert "maas-regiond on region1 failed to start after its restart" in result.output, result.tail(40)
-        assert "Unable to connect to the database" in result.output, result.tail(40)
+        assert "regiond on region1 cannot use its database after its restart" in result.output, result.tail(40)
+        assert "password authentication failed" in result.output, result.tail(40)  # the cause
+        assert "wait" in seen and "failed" in seen, (seen, result.tail(40))
+        # the region API timeout is 120 s; the start-up error shows in the log within seconds
+        assert seen["failed"] - seen["wait"] < 30, seen
+        # as a real region: still retrying, its unit active
+        assert lab.ssh("region1", "systemctl is-active maas-regiond", check=False).strip() == "active"
         assert "rolling restart stopped after region1 failed: region2 is not restarted" in result.output
         # region1 was drained (the parser sees it), region2 was not: neither by the run's
         # operations nor on HAProxy's socket

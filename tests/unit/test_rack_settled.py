@@ -10,11 +10,14 @@ SNAP = {"flavour": "snap", "flavours": ["snap"], "version": "3.5.13", "series": 
         "mode": "rack", "snap_channel": f"{config.SETTINGS['maas_version'][0]}/stable"}
 
 
-def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True):
+RUNNING = {"load": "loaded", "active": "active", "sub": "running", "enabled": "enabled"}
+
+
+def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True, rackd=RUNNING):
     conf = {"exists": exists, "settings": {"maas_url": conf_urls} if exists else {}}
     return SimpleNamespace(
         regions=[], region_urls=URLS, installs={"k1": install}, rack_confs={"k1": conf},
-        registered_here=lambda host: registered,
+        registered_here=lambda host: registered, rack_units={"k1": {"snap.maas.pebble": rackd}},
     )
 
 
@@ -33,6 +36,15 @@ def test_any_step_due_keeps_the_rack_in(inventory_factory):
     assert not rack_settled(_topology(conf_urls=URLS[:1]), rack)
 
 
+def test_rackd_not_running_keeps_the_rack_in(inventory_factory):
+    rack = _rack(inventory_factory)
+    assert not rack_settled(_topology(rackd=dict(RUNNING, active="inactive", sub="dead")), rack)
+    assert not rack_settled(_topology(rackd=dict(RUNNING, enabled="disabled")), rack)
+    assert not rack_settled(_topology(rackd=dict(RUNNING, load="masked", active="inactive", enabled="masked")),
+                            rack)
+    assert not rack_settled(_topology(rackd=None), rack)  # unknown
+
+
 def test_rackd_conf_must_list_exactly_the_regions(inventory_factory):
     rack = _rack(inventory_factory)
     assert lists_every_region(_topology(), rack)
@@ -40,3 +52,13 @@ def test_rackd_conf_must_list_exactly_the_regions(inventory_factory):
     assert not lists_every_region(_topology(conf_urls=list(reversed(URLS))), rack)
     assert not lists_every_region(_topology(exists=False), rack)
     assert not lists_every_region(SimpleNamespace(rack_confs={}, region_urls=URLS), rack)
+
+
+def test_dhcp_notes_name_the_vlan_and_the_way_out():
+    from deploys.rack import dhcp_notes
+    topology = SimpleNamespace(racks=[SimpleNamespace(name="k1"), SimpleNamespace(name="k2")],
+                               rack_hostnames={"k2": "k2.example.com"})
+    notes = dhcp_notes(topology, [{"fabric": "fabric-0", "vid": 0, "primary_rack": "k1", "secondary_rack": "k2"}])
+    assert set(notes) == {"k1", "k2"}  # MAAS's short hostnames
+    assert notes["k2"].startswith("secondary rack of VLAN fabric-0.0; DHCP HA is left as it is")
+    assert "remove_rack.py --data maas_remove_rack=k2 --data maas_dhcp_move_to=<another rack>" in notes["k2"]

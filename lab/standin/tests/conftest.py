@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -83,7 +84,9 @@ class Host:
                                                                                     address),
                         MAAS_STANDIN_HTTP_PORT=str(self.port), MAAS_STANDIN_BIND="127.0.0.1",
                         MAAS_STANDIN_HEARTBEAT="1", MAAS_STANDIN_DEAD_AFTER="4", MAAS_SYSTEMCTL="true",
-                        PYTHONUNBUFFERED="1")
+                        PYTHONUNBUFFERED="1",
+                        # no units beside regiond unless a test starts them (region_units.py)
+                        MAAS_STANDIN_REGION_UNITS="")
         self.env.update(env)
         self.procs = []
 
@@ -114,6 +117,14 @@ class Host:
     def start(self, module, logname):
         log = open(os.path.join(self.root, logname), "w")
         proc = subprocess.Popen([PYTHON, "-m", module], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def start_unit(self, unit):
+        """One of the 3.5+ units beside regiond (region_units.py), logging to UNIT.out."""
+        log = open(os.path.join(self.root, unit + ".out"), "w")
+        proc = subprocess.Popen([PYTHON, "-m", "maas_standin.region_units", unit], env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 
@@ -168,6 +179,15 @@ def http_ok(url):
             return resp.status == 200
     except OSError:
         return False
+
+
+def http_status(url):
+    """(status, body) of a GET, also for error statuses."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
 
 
 def start_region(host, database, migrate=True):

@@ -4,24 +4,73 @@ import os
 import stat
 import time
 
-from conftest import DB_PASSWORD, admin_key, api_json, configure_region, start_region, wait_for
+from conftest import (DB_PASSWORD, admin_key, api_json, configure_region, http_ok, http_status,
+                      start_region, wait_for)
 
 
-def test_regiond_refuses_to_start_without_database(lab, database):
+PAUSE_LINE = "Database error during start-up; pausing for 3 seconds."
+
+
+def test_regiond_keeps_retrying_an_unreachable_database(lab, database):
+    """As MAAS's start_up(): regiond never exits on a database error; it logs why, pauses
+    3 s and retries (the unit stays active), and stops cleanly when told to."""
     region = lab("region1", "10.77.0.11")
     configure_region(region, database)
     region.maas_region("local_config_set", "--database-pass", "wrong")
     proc = region.start("maas_standin.regiond", "regiond.out")
-    assert proc.wait(timeout=30) != 0
-    assert "Unable to connect to the database" in region.log("regiond.out")
+    wait_for(lambda: region.log("regiond.out").count(PAUSE_LINE) >= 2 or proc.poll() is not None,
+             timeout=20, what="two start-up attempts")
+    assert proc.poll() is None, region.log("regiond.out")
+    assert "password authentication failed" in region.log("regiond.out")
+    proc.terminate()
+    assert proc.wait(timeout=10) == 0
 
 
-def test_regiond_refuses_to_start_without_schema(lab, database):
+def test_regiond_comes_up_once_the_schema_is_there(lab, database):
     region = lab("region1", "10.77.0.11")
     configure_region(region, database)
     proc = region.start("maas_standin.regiond", "regiond.out")
-    assert proc.wait(timeout=30) != 0
-    assert "has no MAAS schema" in region.log("regiond.out")
+    wait_for(lambda: PAUSE_LINE in region.log("regiond.out") or proc.poll() is not None, what="a pause")
+    assert proc.poll() is None and "has no MAAS schema" in region.log("regiond.out")
+    region.maas_region("dbupgrade")
+    wait_for(lambda: http_ok(region.url + "/api/2.0/version/"), timeout=20, what="the API after dbupgrade")
+    assert proc.poll() is None
+
+
+def test_api_needs_the_units_beside_regiond_on_its_database_settings(lab, database):
+    """3.5+ deb: maas-apiserver, maas-temporal and maas-temporal-worker read the database
+    settings at start; regiond's API answers only while each runs with regiond's settings."""
+    units = "maas-apiserver,maas-temporal,maas-temporal-worker"
+    region = lab("region1", "10.77.0.11", MAAS_STANDIN_REGION_UNITS=units)
+    configure_region(region, database)
+    region.maas_region("dbupgrade")
+    side = {unit: region.start_unit(unit) for unit in units.split(",")}
+    wait_for(lambda: all(os.path.exists(region.path("/var/lib/maas/region-units/%s.json" % unit))
+                         for unit in side), what="the units' state")
+    regiond = region.start("maas_standin.regiond", "regiond.out")
+    version = region.url + "/api/2.0/version/"
+    wait_for(lambda: http_ok(version) or regiond.poll() is not None, what="regiond")
+    assert http_ok(version)
+
+    side["maas-temporal"].terminate()
+    side["maas-temporal"].wait(timeout=10)
+    assert http_status(version) == (503, "MAAS API unavailable: maas-temporal not running")
+    side["maas-temporal"] = region.start_unit("maas-temporal")
+    wait_for(lambda: http_ok(version), what="the API with maas-temporal back")
+
+    # regiond restarted alone after a database settings change: the API server still has the old ones
+    region.maas_region("local_config_set", "--database-host", "localhost")
+    regiond.terminate()
+    regiond.wait(timeout=10)
+    regiond = region.start("maas_standin.regiond", "regiond2.out")
+    wait_for(lambda: "serving http" in region.log("regiond2.out"), what="regiond restarted")
+    status, body = http_status(version)
+    assert status == 503 and "maas-apiserver runs with other database settings" in body, body
+    for unit in side:
+        side[unit].terminate()
+        side[unit].wait(timeout=10)
+        side[unit] = region.start_unit(unit)
+    wait_for(lambda: http_ok(version), what="the API with every unit restarted")
 
 
 def test_region_writes_secret_and_maas_id(lab, database):

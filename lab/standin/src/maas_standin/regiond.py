@@ -1,8 +1,10 @@
 """Lab test equipment (MAAS stand-in): the region controller daemon `regiond`.
 
-Reads regiond.conf, refuses to start when its PostgreSQL is unreachable or not
-migrated, keeps all state in that database, writes the shared secret and maas_id,
-registers itself as a region controller and serves the API and rack RPC on :5240.
+Reads regiond.conf, waits (for ever, as MAAS's start_up() does) until its PostgreSQL is
+reachable and migrated, keeps all state in that database, writes the shared secret and
+maas_id, registers itself as a region controller and serves the API and rack RPC on :5240.
+On a 3.5+ deb region the API answers only while the units beside regiond run with the same
+database settings (region_units.py).
 """
 import logging
 import os
@@ -13,11 +15,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import api, conffile, db, logutil, model, netinfo, paths
+from . import api, conffile, db, logutil, model, netinfo, paths, region_units
 
 log = logging.getLogger("maas.regiond")
 
 IDLE_CONNECTIONS = 8
+START_UP_PAUSE = 3.0  # seconds, as MAAS's start_up()
 
 
 class Region:
@@ -125,7 +128,11 @@ def make_handler(region):
             body = self.rfile.read(length) if length else b""
             req = api.Request(self.command, self.path, self.headers, body, self.client_address[0])
             status, payload, ctype, headers = 500, b"Internal server error", api.TEXT, {}
-            for attempt in (1, 2):
+            unavailable = req.path.startswith("/MAAS/api/") and region_units.stale(region.conf)
+            if unavailable:
+                status, payload = 503, ("MAAS API unavailable: " + "; ".join(
+                    "%s %s" % (unit, why) for unit, why in unavailable)).encode()
+            for attempt in (() if unavailable else (1, 2)):
                 conn = None
                 try:
                     conn = region.checkout()
@@ -158,6 +165,30 @@ def make_handler(region):
     return Handler
 
 
+def start_up(region, target):
+    """A connection to a reachable, migrated database; None when stopped while waiting.
+
+    As MAAS's start_up(): a database error never ends regiond. It logs the error, pauses
+    3 seconds and tries again, for ever, and the unit stays active; only the log says why
+    the region does not come up."""
+    while not region.stopping.is_set():
+        try:
+            conn = region.conn()
+            if db.schema_ready(conn):
+                conn.rollback()
+                return conn
+            conn.rollback()
+            cause = ('django.db.utils.ProgrammingError: database %s has no MAAS schema '
+                     '(run \'maas-region dbupgrade\')' % target)
+        except Exception as e:
+            region.drop_conn()
+            cause = "django.db.utils.OperationalError: %s (database %s)" % (" ".join(str(e).split()), target)
+        log.error("Database error during start-up; pausing for 3 seconds.")
+        log.error(cause)
+        region.stopping.wait(START_UP_PAUSE)
+    return None
+
+
 def main():
     logutil.setup("regiond", "regiond.log" if not paths.is_snap() else "regiond.log")
     path = paths.region_config()
@@ -171,16 +202,19 @@ def main():
         sys.exit(1)
     region = Region(conf)
     target = db.describe_target(conf)
-    try:
-        conn = region.conn()
-    except Exception as e:
-        log.error("Unable to connect to the database %s: %s; regiond cannot start.", target, str(e).strip())
-        sys.exit(1)
-    if not db.schema_ready(conn):
-        conn.rollback()
-        log.error("Database %s has no MAAS schema (run 'maas-region dbupgrade'); regiond cannot start.", target)
-        sys.exit(1)
-    conn.rollback()
+    server = None
+
+    def stop(signum, frame):
+        region.stopping.set()
+        if server is not None:
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    conn = start_up(region, target)
+    if conn is None:
+        log.info("regiond stopped.")
+        return
     region.secret = db.get_or_create_secret(conn)
     write_secret_file(region.secret)
     with conn.cursor() as cur:
@@ -206,14 +240,10 @@ def main():
                 region.drop_conn()
 
     threading.Thread(target=beat, daemon=True).start()
-
-    def stop(signum, frame):
-        region.stopping.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    server.serve_forever()
+    if region.stopping.is_set():  # stopped while starting
+        server.server_close()
+    else:
+        server.serve_forever()
     try:
         region.drop_conn()
         conn = db.connect(conf)
