@@ -2,7 +2,7 @@
 
 Registration needs the region's shared secret, which only exists on a region host. It is
 read at execution time inside a ``FunctionCommand`` (never during planning, never printed)
-and passed to the rack as a ``HiddenValue``. ``maas-rack register`` exits 0 even with a
+and given to the rack's registration command on its stdin, never on a command line. ``maas-rack register`` exits 0 even with a
 wrong secret, so the function waits for ``maas_id`` to appear and fails clearly otherwise.
 """
 
@@ -18,7 +18,6 @@ import yaml
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.api.exceptions import OperationError, OperationValueError
-from pyinfra.api.hiddenvalue import HiddenValue
 
 from facts.maas import (
     REGION_MODES,
@@ -94,6 +93,32 @@ def _read_secret(state, secret_host: str, secret_path: str, use_sudo=False) -> s
     return value
 
 
+def registration_command(flavour, urls: list, id_path: str) -> StringCommand:
+    """The command that registers this rack, reading the region's secret from stdin.
+
+    Deb: ``maas-rack register --url URL...`` reads one hex line when ``--secret`` is not
+    given (src/provisioningserver/register_command.py). Snap: ``maas init rack`` prompts for
+    the secret when ``--secret`` is not given and reads the answer from stdin
+    (src/maascli/snap.py); it keeps ``maas_id``, which is removed first so the wait below
+    sees the new registration.
+    """
+    if flavour == "deb":
+        bits: list = ["maas-rack", "register"]
+        for url in urls:
+            bits += ["--url", _q(url)]
+        return StringCommand(*bits)
+    return StringCommand("rm", "-f", _q(id_path), "&&",
+                         SNAP_MAAS, "init", "rack", "--maas-url", _q(urls[0]), "--force")
+
+
+def _run_with_stdin(target, command, stdin: str, use_sudo=False):
+    """Run a command quietly with ``stdin`` (never printed) on its standard input."""
+    kwargs = {"print_output": False, "print_input": False, "_stdin": stdin}
+    if use_sudo:
+        kwargs["_sudo"] = True
+    return target.run_shell_command(command, **kwargs)
+
+
 def register_rack(
     state,
     host,
@@ -112,19 +137,9 @@ def register_rack(
     except OperationError as error:
         return _fail(host, f"{host.name}: rack registration failed: {error}")
 
-    hidden = HiddenValue(_q(secret))
     id_path = maas_id_path(flavour)
-    if flavour == "deb":
-        bits: list = ["maas-rack", "register"]
-        for url in urls:
-            bits += ["--url", _q(url)]
-        command = StringCommand(*bits, "--secret", hidden)
-    else:
-        command = StringCommand(
-            "rm", "-f", _q(id_path), "&&",
-            SNAP_MAAS, "init", "rack", "--maas-url", _q(urls[0]), "--secret", hidden, "--force",
-        )  # fmt: skip
-    ok, output = _run(host, command, use_sudo)
+    command = registration_command(flavour, urls, id_path)
+    ok, output = _run_with_stdin(host, command, f"{secret}\n", use_sudo)
     if not ok:
         return _fail(
             host,
