@@ -1,6 +1,8 @@
 """Scenario: a first converge from bare hosts with unusual passwords (quotes, `$`, spaces, `%`,
 `:`, `@`, `/`, `#`, backslash, a leading `-`), on both flavours, works end to end and leaves
-no secret on any command line, in any log, or in pyinfra's output at -vvv.
+no secret on any command line, in any log, or in pyinfra's output at -vvv; a second run,
+whose facts then report a password, a verifier and a config, changes nothing and prints no
+password material either.
 
 While the deploy runs, every lab host's process list is sampled (`ps -eo args` on the host,
 and every process's command line read from this machine's /proc, which sees the containers'
@@ -84,9 +86,10 @@ def stop_samplers(lab, hosts) -> dict[str, str]:
 
 def host_logs(lab, name) -> str:
     """The whole journal and every plain file under /var/log (auth.log, PostgreSQL's log, ...)."""
-    return lab.ssh(name, "journalctl --no-pager -o cat 2>/dev/null; find /var/log -type f "
-                         "-not -path '/var/log/journal/*' -exec cat {} + 2>/dev/null; true",
-                   timeout=300)
+    # binary files (wtmp, lastlog) included; bytes outside printable ASCII become '?'
+    return lab.ssh(name, "{ journalctl --no-pager -o cat 2>/dev/null; find /var/log -type f "
+                         "-not -path '/var/log/journal/*' -exec cat {} + 2>/dev/null; } "
+                         "| tr -c '\\11\\12\\40-\\176' '?'", timeout=300)
 
 
 def stored_verifier(lab) -> str:
@@ -134,6 +137,8 @@ def converged(lab, request):
     scanner.start()
     try:
         result = lab.deploy(env, args=["-v"], label=f"secrets-{request.param}")  # -vv -v = -vvv
+        # converged: now the facts have a password, a verifier and a config to report
+        again = lab.deploy(env, args=["-v"], label=f"secrets-{request.param}-again")
     finally:
         processes = scanner.stop()
         samples = stop_samplers(lab, hosts)
@@ -142,7 +147,7 @@ def converged(lab, request):
     region_secret = lab.ssh(REGIONS[0], f"cat {secret_file} 2>/dev/null; true").strip()
     return {
         "scenario": request.param, "region_flavour": region_flavour, "rack_flavour": rack_flavour,
-        "result": result, "processes": processes, "samples": samples,
+        "result": result, "again": again, "processes": processes, "samples": samples,
         "logs": {name: host_logs(lab, name) for name in hosts},
         "db_password": db_password, "admin_password": admin_password,
         "needles": {"database password": db_core, "admin password": admin_core,
@@ -153,6 +158,12 @@ def converged(lab, request):
 def test_the_deploy_converges(converged):
     assert converged["result"].returncode == 0, converged["result"].tail(80)
     assert converged["needles"]["region secret"], "the region has no shared secret"
+
+
+def test_a_second_run_with_the_same_passwords_changes_nothing(converged):
+    again = converged["again"]
+    assert again.returncode == 0, again.tail(80)
+    assert again.changed_hosts == {}, again.tail(80)
 
 
 def test_processes_sampled_during_the_deploy_hold_no_secret(converged):
@@ -173,8 +184,9 @@ def test_logs_hold_no_secret(converged):
 
 
 def test_vvv_output_holds_no_secret_nor_password_material(lab, converged):
-    output = converged["result"].output
+    output = converged["result"].output + converged["again"].output
     assert "Loaded fact" in output and ">>> " in output  # really at -vvv: fact input and output
+    assert "] stat=" in output  # RegiondConf's output, printed
     needles = {**converged["needles"],
                **password_material(converged["db_password"], stored_verifier(lab))}
     needles["admin API key"] = lab.api_key(REGIONS[0])
