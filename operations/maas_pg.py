@@ -2,8 +2,8 @@
 
 Every region talks to one shared PostgreSQL. These operations converge it without
 surprises: the role's password is only re-set when the stored verifier says it differs
-(checked locally, see :func:`facts.pg_cluster.role_password_matches`), and then set to a
-verifier computed locally, sent on stdin, settings and
+(checked locally, see :func:`facts.pg_cluster.role_password_matches`), and then to a
+verifier computed locally and sent on stdin; settings and
 ``pg_hba.conf`` are changed only when the live server disagrees, a ``pg_dump`` backup is
 taken before any of that, every edit is checked by PostgreSQL itself before it is
 applied (and rolled back when rejected), and the server is restarted only when a changed
