@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import pytest
+import yaml
 from psycopg2.extensions import parse_dsn
 
 from facts import keyed_digest
@@ -138,7 +139,6 @@ def test_regiond_writer_keeps_other_keys_owner_and_mode(tmp_path):
     os.chmod(path, 0o640)
     before = os.stat(path)
     write_regiond(path, {"database_pass": UNUSUAL, "maas_url": "http://10.77.0.11:5240/MAAS"})
-    import yaml
     assert yaml.safe_load(path.read_text()) == {
         "database_pass": UNUSUAL, "debug_http": True, "maas_url": "http://10.77.0.11:5240/MAAS"}
     after = os.stat(path)
