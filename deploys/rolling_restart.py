@@ -33,9 +33,9 @@ from pyinfra.api import deploy
 import config
 from deploys.region import configure_and_restart, region_settings
 from facts.maas import REGION_MODES
-from facts.maas_config import secret_digest
 from facts.memo import once_per_run
 from operations import maas_rolling
+from operations.maas_region import regiond_differences, wanted_regiond
 from operations.phases import barrier
 
 BACKEND = "maas_regions"  # the backend name in operations/templates/haproxy.cfg.j2
@@ -77,25 +77,13 @@ class RollingPlan:
         return check
 
 
-def _differs(current, wanted) -> bool:
-    return current is None or str(current) != str(wanted)
-
-
 def restart_reason(settings: dict, conf: dict | None, install: dict | None, answers: bool) -> str | None:
     """Why a region must restart in this run, or None. Mirrors ``maas_region.configure``'s
     comparison: a key that differs means configure changes the file (and, on snap, restarts)."""
     conf = conf or {}
     current = (conf.get("settings") or {}) if conf.get("exists") else {}
-    wanted = {
-        "database_host": settings["database_host"],
-        "database_name": settings["database_name"],
-        "database_pass": secret_digest(settings["database_password"]),
-        "database_port": settings["database_port"],
-        "database_user": settings["database_user"],
-        "maas_url": settings["maas_url"],
-        "num_workers": settings["num_workers"],
-    }
-    keys = [key for key in sorted(wanted) if _differs(current.get(key), wanted[key])]
+    wanted = wanted_regiond(**{key: value for key, value in settings.items() if key != "flavour"})
+    keys = regiond_differences(current, wanted)
     if settings["flavour"] == "snap" and ((install or {}).get("mode") or "none") not in REGION_MODES:
         keys.append("snap run mode")
     if keys:

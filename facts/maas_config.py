@@ -1,20 +1,21 @@
 """regiond.conf / rackd.conf: ownership, mode and settings, with secret values digested.
 
 regiond.conf is read on the host by a tiny ``python3`` + ``yaml`` script (both are always
-present on MAAS hosts) that replaces every secret value by ``sha256:<hex>`` before anything
-is printed, so the database password never reaches pyinfra's output. Operations compare
-wanted secrets through ``secret_digest``. rackd.conf holds no secrets and is parsed here.
+present on MAAS hosts) that replaces every secret value by a keyed digest before anything
+is printed (facts/keyed_digest.py: nothing printed allows an offline guess of the password).
+Operations compare wanted secrets through ``secret_matches``. rackd.conf holds no secrets and
+is parsed here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shlex
 
 import yaml
 from pyinfra.api import FactBase
 
+from facts import keyed_digest
 from facts.maas import require_flavour
 
 CONFIG_PATHS = {
@@ -24,7 +25,7 @@ CONFIG_PATHS = {
     ("rackd", "snap"): "/var/snap/maas/current/rackd.conf",
 }
 
-# Keys whose values are secrets: printed only as digests.
+# Keys whose values are secrets: printed only as keyed digests.
 SECRET_KEYS = ("database_pass", "vault_secret_id", "vault_approle_id")
 
 
@@ -36,16 +37,18 @@ def config_path(kind: str, flavour: str) -> str:
     return CONFIG_PATHS[(kind, flavour)]
 
 
-def secret_digest(value) -> str:
-    """The form a secret setting takes in these facts: ``sha256:<hex>`` ("" stays "")."""
-    if value is None or value == "":
-        return ""
-    return "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+def secret_matches(current, wanted) -> bool:
+    """Whether a secret setting as these facts report it (a keyed digest, or "" when unset)
+    holds ``wanted``."""
+    if wanted is None or wanted == "":
+        return current in (None, "")
+    return keyed_digest.matches(current, wanted)
 
 
 # Runs on the host; no single quotes (the whole script is shell-quoted).
-_READ_SCRIPT = """
-import hashlib, json, sys, yaml
+# argv: the file, then the control machine's public value for the keyed digests.
+_READ_SCRIPT = keyed_digest.HOST_CODE + """
+import json, sys, yaml
 try:
     data = yaml.safe_load(open(sys.argv[1]).read())
 except Exception as e:
@@ -59,7 +62,7 @@ if not isinstance(data, dict):
 for key in %s:
     value = data.get(key)
     if value is not None and value != "":
-        data[key] = "sha256:" + hashlib.sha256(str(value).encode()).hexdigest()
+        data[key] = keyed(value, sys.argv[2])
 print("settings=" + json.dumps(data, sort_keys=True, default=str))
 """ % (json.dumps(list(SECRET_KEYS)),)
 
@@ -80,16 +83,6 @@ def _parse_settings(text: str):
 
 class _MaasConfFact(FactBase):
     abstract = True
-
-    def command(self, path) -> str:
-        quoted = shlex.quote(path)
-        return (
-            f"echo path={quoted}; "
-            f"if [ -f {quoted} ]; then stat -c 'stat=%U %G %a' {quoted}; "
-            f"python3 -c {shlex.quote(_READ_SCRIPT.strip())} {quoted} "
-            "|| echo 'error=python3/yaml unavailable'; "
-            "else echo absent; fi"
-        )
 
     def process(self, output):
         result = {
@@ -126,8 +119,10 @@ class RegiondConf(_MaasConfFact):
     """
     regiond.conf at ``path``: owner, group, octal mode and its settings.
 
-    ``database_pass``/``vault_secret_id``/``vault_approle_id`` come back as
-    ``sha256:<hex>``. ``settings`` is ``None`` when the file is not valid YAML.
+    ``database_pass``/``vault_secret_id``/``vault_approle_id`` come back as keyed digests
+    (``dh:<host public>:<hmac>``, see facts/keyed_digest.py; compare with
+    ``secret_matches``). ``settings`` is ``None`` when the file is not valid YAML. ``peer``
+    is the control machine's public value, this run's unless given (tests give one).
 
     .. code:: python
 
@@ -137,12 +132,20 @@ class RegiondConf(_MaasConfFact):
             "user": "maas",
             "group": "maas",
             "mode": "640",
-            "settings": {"database_host": "10.77.0.10", "database_pass": "sha256:..."},
+            "settings": {"database_host": "10.77.0.10", "database_pass": "dh:...:..."},
         }
     """
 
-    def command(self, path) -> str:
-        return super().command(path)
+    def command(self, path, peer=None) -> str:
+        quoted = shlex.quote(path)
+        peer = peer or keyed_digest.public_value()
+        return (
+            f"echo path={quoted}; "
+            f"if [ -f {quoted} ]; then stat -c 'stat=%U %G %a' {quoted}; "
+            f"python3 -c {shlex.quote(_READ_SCRIPT.strip())} {quoted} {shlex.quote(peer)} "
+            "|| echo 'error=python3/yaml unavailable'; "
+            "else echo absent; fi"
+        )
 
     def process(self, output):
         return super().process(output)

@@ -2,9 +2,10 @@
 
 Everything the PostgreSQL operations decide on is read from the live host: which clusters
 exist (Debian ``postgresql-common``), the running server's settings (so versions and
-config paths are never hard-coded), the ``pg_hba.conf`` entries and the stored password
-verifier of a role, which :func:`password_matches` checks locally so the password itself
-never travels to the host just to find out whether it changed.
+config paths are never hard-coded), the ``pg_hba.conf`` entries and, for a role's stored
+password verifier, only what :func:`role_password_matches` needs to check it locally: the
+password never travels to the host just to find out whether it changed, and the verifier
+itself is never printed (it would allow offline guesses; md5 ones even log in).
 
 Every command exits 0 on a host without PostgreSQL and then returns an empty value.
 """
@@ -16,10 +17,14 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import os
+import shlex
 import stringprep
 import unicodedata
 
 from pyinfra.api import FactBase
+
+from facts import keyed_digest
 
 # Live settings the operations compare against (PostgresSettings).
 SETTING_NAMES = (
@@ -313,26 +318,66 @@ class PgHbaEntries(FactBase):
         }
 
 
-class PostgresRolePassword(FactBase):
-    """The stored password verifier of a role (``pg_authid.rolpassword``; run as ``postgres``).
+# Runs on the host (no single quotes): reads psql's line, prints the verifier's scheme, the
+# SCRAM salt and iteration count (public parts) and a keyed digest of the whole verifier.
+_ROLE_PASSWORD_SCRIPT = keyed_digest.HOST_CODE + """
+import re, sys
+for line in sys.stdin:
+    if not line.startswith("verifier:"):
+        continue
+    verifier = line[len("verifier:"):].strip()
+    scram = re.match(r"^SCRAM-SHA-256[$]([0-9]+):([A-Za-z0-9+/=]+)[$]", verifier)
+    if scram:
+        print("kind=scram-sha-256")
+        print("scram=" + scram.group(1) + ":" + scram.group(2))
+    elif re.match(r"^md5[0-9a-f]{32}$", verifier):
+        print("kind=md5")
+    elif verifier:
+        print("kind=other")
+    if verifier:
+        print("digest=" + keyed(verifier, sys.argv[1]))
+"""
 
-    ``SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`` or ``md5<hex>``; ``None`` when the
-    role does not exist, has no password, or the server is down. This is the salted verifier
-    kept by PostgreSQL, not the password: compare with :func:`password_matches`.
+
+class PostgresRolePassword(FactBase):
+    """What is needed to check a role's stored password locally (run as ``postgres``), never
+    the stored verifier itself.
+
+    ``None`` when the role does not exist, has no password, or the server is down. Else the
+    verifier's scheme, the SCRAM salt and iteration count, and a keyed digest of the
+    verifier (facts/keyed_digest.py): compare with :func:`role_password_matches`. ``peer``
+    is the control machine's public value, this run's unless given (tests give one).
+
+    .. code:: python
+
+        {"kind": "scram-sha-256", "iterations": 4096, "salt": "ay71w2QBTxKSnm8kY9LX/A==",
+         "digest": "dh:...:..."}       # kind "md5" (no salt/iterations) or "other"
     """
 
-    def command(self, role, port=5432):
-        return psql_query_command(
+    def command(self, role, port=5432, peer=None):
+        query = psql_query_command(
             "SELECT 'verifier:' || coalesce(rolpassword, '') FROM pg_authid "
             f"WHERE rolname = {sql_literal(role)}",
             port=port,
         )
+        script = shlex.quote(_ROLE_PASSWORD_SCRIPT.strip())
+        peer = shlex.quote(peer or keyed_digest.public_value())
+        return f"( {query} ) | python3 -c {script} {peer}"
 
     def process(self, output):
+        values = {}
         for line in output:
-            if line.startswith("verifier:"):
-                return line[len("verifier:"):].strip() or None
-        return None
+            key, sep, value = line.strip().partition("=")
+            if sep:
+                values[key] = value
+        if not values.get("digest"):
+            return None
+        result = {"kind": values.get("kind"), "iterations": None, "salt": None,
+                  "digest": values["digest"]}
+        if values.get("scram"):
+            iterations, _, salt = values["scram"].partition(":")
+            result["iterations"], result["salt"] = int(iterations), salt
+        return result
 
 
 def _saslprep(password: str) -> bytes:
@@ -384,6 +429,53 @@ _SCRAM_RE = re.compile(
 )
 
 
+def md5_verifier(password: str, role: str) -> str:
+    """PostgreSQL's md5 verifier: ``"md5" + md5(password + role)``."""
+    return "md5" + hashlib.md5((password + role).encode("utf-8")).hexdigest()
+
+
+def random_salt() -> bytes:
+    """16 random bytes: the salt of a new SCRAM verifier (PostgreSQL uses 16 too)."""
+    return os.urandom(16)
+
+
+def scram_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
+    """A SCRAM-SHA-256 verifier as PostgreSQL stores it (RFC 5802/5803), computed here.
+
+    SaltedPassword = PBKDF2-HMAC-SHA256 of the SASLprep'd password, StoredKey =
+    H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword, "Server Key").
+    A new random 16-byte salt unless one is given; 4096 iterations as PostgreSQL's default.
+    PostgreSQL stores a verifier given in ``PASSWORD`` as is, so the password itself never
+    reaches the server (what psql's ``\\password`` does too).
+    """
+    salt = random_salt() if salt is None else salt
+    salted = hashlib.pbkdf2_hmac("sha256", _saslprep(password), salt, int(iterations))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
+    return (f"SCRAM-SHA-256${int(iterations)}:{b64(salt)}"
+            f"${b64(hashlib.sha256(client_key).digest())}:{b64(server_key)}")
+
+
+def role_password_matches(stored: dict | None, role: str, password: str) -> bool:
+    """Whether ``password`` is the one behind :class:`PostgresRolePassword`'s value: the
+    verifier ``password`` gives with the stored salt and iterations is compared through the
+    keyed digest."""
+    if not stored or password is None:
+        return False
+    if stored.get("kind") == "md5":
+        expected = md5_verifier(password, role)
+    elif stored.get("kind") == "scram-sha-256" and stored.get("salt") and stored.get("iterations"):
+        try:
+            salt = base64.b64decode(stored["salt"], validate=True)
+        except ValueError:
+            return False
+        expected = scram_verifier(password, salt, stored["iterations"])
+    else:
+        return False
+    return keyed_digest.matches(stored.get("digest"), expected)
+
+
 def verifier_kind(verifier: str | None) -> str | None:
     """``"scram-sha-256"``, ``"md5"`` or ``None``: the scheme a stored verifier uses."""
     if not verifier:
@@ -396,34 +488,23 @@ def verifier_kind(verifier: str | None) -> str | None:
 
 
 def password_matches(verifier: str | None, role: str, password: str) -> bool:
-    """Whether ``password`` is the one ``verifier`` (from :class:`PostgresRolePassword`) holds.
-
-    Verified locally: SCRAM-SHA-256 per RFC 5802/5803 (SaltedPassword = PBKDF2-HMAC-SHA256,
-    StoredKey = H(HMAC(SaltedPassword, "Client Key")), ServerKey = HMAC(SaltedPassword,
-    "Server Key")), md5 as ``"md5" + md5(password + role)``. Anything else is no match.
+    """Whether ``password`` is the one a stored verifier (``pg_authid.rolpassword``) holds:
+    SCRAM-SHA-256 recomputed with the verifier's salt and iterations (:func:`scram_verifier`),
+    md5 as :func:`md5_verifier`. Anything else is no match.
     """
     if not verifier or password is None:
         return False
     kind = verifier_kind(verifier)
     if kind == "md5":
-        expected = "md5" + hashlib.md5((password + role).encode("utf-8")).hexdigest()
-        return hmac.compare_digest(expected, verifier)
-    if kind != "scram-sha-256":
-        return False
-    match = _SCRAM_RE.match(verifier)
+        return hmac.compare_digest(md5_verifier(password, role), verifier)
+    match = _SCRAM_RE.match(verifier) if kind == "scram-sha-256" else None
     if not match:
         return False
     try:
         salt = base64.b64decode(match.group("salt"), validate=True)
-        stored_key = base64.b64decode(match.group("stored_key"), validate=True)
-        server_key = base64.b64decode(match.group("server_key"), validate=True)
+        base64.b64decode(match.group("stored_key"), validate=True)
+        base64.b64decode(match.group("server_key"), validate=True)
     except ValueError:
         return False
-    salted = hashlib.pbkdf2_hmac(
-        "sha256", _saslprep(password), salt, int(match.group("iterations")),
-    )
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    server_key_calc = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-    return hmac.compare_digest(
-        hashlib.sha256(client_key).digest(), stored_key,
-    ) and hmac.compare_digest(server_key_calc, server_key)
+    expected = scram_verifier(password, salt, int(match.group("iterations")))
+    return hmac.compare_digest(expected, verifier)

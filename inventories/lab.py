@@ -10,6 +10,9 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
     MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
     MAAS_HA_RACK_REGISTER_TIMEOUT  seconds to wait for a rack to register
+    MAAS_HA_DB_PASSWORD / MAAS_HA_ADMIN_PASSWORD  use this database / admin password instead of
+        the one in secrets.json (tests with unusual passwords; the environment of a process is
+        readable only by its own user and root, unlike its command line)
 
 Like production, the deploy logs in as an operator who is not root and becomes root with
 sudo (``_sudo``); the login user is the lab's ``ssh_user`` (MAAS_HA_LAB_SSH_USER=root when the
@@ -91,6 +94,9 @@ _region_flavour = os.environ.get("MAAS_HA_REGION_FLAVOUR", "deb")
 _rack_flavour = os.environ.get("MAAS_HA_RACK_FLAVOUR", "snap")
 _all_secrets = _lab_secrets()
 _secrets = {key: _all_secrets[_lab_secrets_key(key)] for key in ("maas_db_password", "maas_admin_password")}
+for _key, _env in (("maas_db_password", "MAAS_HA_DB_PASSWORD"), ("maas_admin_password", "MAAS_HA_ADMIN_PASSWORD")):
+    if os.environ.get(_env):
+        _secrets[_key] = os.environ[_env]
 
 maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],

@@ -199,7 +199,6 @@ def vlan_dhcp_ha(
       ``None`` clears the secondary, e.g. while moving DHCP off a rack being removed)
     + dynamic_range: ``{"start_ip": ..., "end_ip": ...}`` created when missing
     + profile, maas_cli: the CLI profile the planning facts read through
-    + use_sudo: read the API key with sudo (when not connected as root)
 
     **Example:**
 

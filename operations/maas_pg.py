@@ -2,7 +2,8 @@
 
 Every region talks to one shared PostgreSQL. These operations converge it without
 surprises: the role's password is only re-set when the stored verifier says it differs
-(checked locally, see :func:`facts.pg_cluster.password_matches`), settings and
+(checked locally, see :func:`facts.pg_cluster.role_password_matches`), and then to a
+verifier computed locally and sent on stdin; settings and
 ``pg_hba.conf`` are changed only when the live server disagrees, a ``pg_dump`` backup is
 taken before any of that, every edit is checked by PostgreSQL itself before it is
 applied (and rolled back when rejected), and the server is restarted only when a changed
@@ -29,7 +30,6 @@ from pyinfra.api import (
     StringCommand,
     operation,
 )
-from pyinfra.api.hiddenvalue import HiddenValue
 from pyinfra.facts.postgres import make_execute_psql_command
 from pyinfra.operations.util import files as files_util
 
@@ -41,11 +41,12 @@ from facts.pg_cluster import (
     PostgresIncludeDirs,
     PostgresRolePassword,
     PostgresSettings,
+    md5_verifier,
     normalise_hba_address,
-    password_matches,
+    role_password_matches,
+    scram_verifier,
     shell_double_quote,
     sql_literal,
-    verifier_kind,
 )
 
 DEFAULT_BACKUP_DIR = "/var/backups/maas-ha"
@@ -181,18 +182,69 @@ def backup_commands(
     )
 
 
+# Sent before a statement holding a verifier: the superuser session logs none of it, whatever
+# log_statement, log_min_duration_statement or log_min_error_statement the server has.
+QUIET_SESSION_SQL = (
+    "SET log_statement = 'none';\n"
+    "SET log_min_duration_statement = -1;\n"
+    "SET log_min_error_statement = 'panic';\n"
+)
+
+
+def wanted_verifier_kind(password_encryption) -> str:
+    """The verifier scheme the server wants (``password_encryption``; ``on`` is md5)."""
+    value = str(password_encryption or "").strip().lower()
+    return "md5" if value in ("md5", "on") else "scram-sha-256"
+
+
+def role_change_reason(stored, role: str, password: str, password_encryption) -> str | None:
+    """Why the role's password must be (re)set, or None when the stored one is right.
+
+    ``stored`` as :class:`PostgresRolePassword` gives it. A verifier of another scheme than
+    the server's ``password_encryption`` is replaced too: an md5 verifier left from an older
+    PostgreSQL cannot log in through a ``scram-sha-256`` pg_hba line.
+    """
+    if stored is None:
+        return "no password"
+    if not role_password_matches(stored, role, password):
+        return "another password"
+    if stored.get("kind") != wanted_verifier_kind(password_encryption):
+        return f"a {stored.get('kind')} verifier"
+    return None
+
+
+def role_password_sql(role: str, verifier: str) -> str:
+    """The SQL (sent on psql's stdin) that creates the login role, or sets its password, to
+    ``verifier``: the plain password never reaches the server, and nothing is logged."""
+    return QUIET_SESSION_SQL + (
+        "DO $maas_ha$ BEGIN\n"
+        f"  IF EXISTS (SELECT FROM pg_roles WHERE rolname = {sql_literal(role)}) THEN\n"
+        f'    ALTER ROLE "{role}" LOGIN PASSWORD {sql_literal(verifier)};\n'
+        "  ELSE\n"
+        f'    CREATE ROLE "{role}" LOGIN PASSWORD {sql_literal(verifier)};\n'
+        "  END IF;\n"
+        "END $maas_ha$;\n"
+    )
+
+
+def new_verifier(role: str, password: str, password_encryption) -> str:
+    """A fresh verifier of the server's scheme for ``password`` (random salt for SCRAM)."""
+    if wanted_verifier_kind(password_encryption) == "md5":
+        return md5_verifier(password, role)
+    return scram_verifier(password)
+
+
 @operation()
 def role(role: str, password: str, port: int = 5432):
     """Ensure the login role MAAS uses exists with ``password``, without re-setting it each run.
 
-    Creates the role when absent; otherwise reads its stored verifier and only runs
-    ``ALTER ROLE ... PASSWORD`` when the password differs, or when the verifier uses
-    another scheme than the server's ``password_encryption`` (an md5 verifier left from
-    an older PostgreSQL cannot log in through a ``scram-sha-256`` pg_hba line). The
-    password only appears masked in pyinfra's output.
+    Reads what is needed to check the stored verifier locally (:func:`role_change_reason`)
+    and only when it differs sends a verifier computed here, of the server's
+    ``password_encryption`` scheme, in a ``CREATE``/``ALTER ROLE`` on psql's stdin: the
+    password is on no command line, and the statement is in no server log.
 
     + role: the role name
-    + password: its password (a secret: passed masked)
+    + password: its password (a secret: on stdin, never printed)
     + port: the cluster's port, which picks the cluster on a host with several
 
     **Example:**
@@ -221,43 +273,15 @@ def role(role: str, password: str, port: int = 5432):
         yield _server_down(port, f"manage role {role}")
         return
 
-    verifier = host.get_fact(PostgresRolePassword, role=role, port=port, **AS_POSTGRES)
-    secret = StringCommand("'", HiddenValue(password.replace("'", "''")), "'", _separator="")
-
-    if verifier is None:
-        # No verifier: either no such role or a role without a password.
-        roles_sql = f"SELECT 1 FROM pg_roles WHERE rolname = {sql_literal(role)}"
-        create = StringCommand(f'CREATE ROLE "{role}" LOGIN PASSWORD', secret)
-        alter = StringCommand(f'ALTER ROLE "{role}" LOGIN PASSWORD', secret)
-        yield StringCommand(
-            'if [ "$(psql -p',
-            str(port),
-            "-AtX -c",
-            shell_double_quote(roles_sql),
-            ')" = 1 ]; then',
-            make_execute_psql_command(alter, port=port),
-            "; else",
-            make_execute_psql_command(create, port=port),
-            "; fi",
-            **AS_POSTGRES,
-        )
-        return
-
-    wanted_kind = (live.get("password_encryption") or {}).get("value")
-    if wanted_kind == "on":
-        wanted_kind = "md5"
-    same_password = password_matches(verifier, role, password)
-    same_kind = wanted_kind not in ("md5", "scram-sha-256") or verifier_kind(verifier) == wanted_kind
-    if same_password and same_kind:
+    encryption = (live.get("password_encryption") or {}).get("value")
+    stored = host.get_fact(PostgresRolePassword, role=role, port=port, **AS_POSTGRES)
+    reason = role_change_reason(stored, role, password, encryption)
+    if reason is None:
         host.noop(f"postgresql role {role} exists with the wanted password")
         return
 
-    yield StringCommand(
-        make_execute_psql_command(
-            StringCommand(f'ALTER ROLE "{role}" LOGIN PASSWORD', secret), port=port,
-        ),
-        **AS_POSTGRES,
-    )
+    sql = role_password_sql(role, new_verifier(role, password, encryption))
+    yield StringCommand("psql -p", str(port), "-AtXq -v ON_ERROR_STOP=1", _stdin=sql, **AS_POSTGRES)
 
 
 def _normalise_setting(name: str, value):

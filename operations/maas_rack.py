@@ -2,7 +2,7 @@
 
 Registration needs the region's shared secret, which only exists on a region host. It is
 read at execution time inside a ``FunctionCommand`` (never during planning, never printed)
-and passed to the rack as a ``HiddenValue``. ``maas-rack register`` exits 0 even with a
+and given to the rack's registration command on its stdin, never on a command line. ``maas-rack register`` exits 0 even with a
 wrong secret, so the function waits for ``maas_id`` to appear and fails clearly otherwise.
 """
 
@@ -16,7 +16,6 @@ import yaml
 from pyinfra import host
 from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
 from pyinfra.api.exceptions import OperationError, OperationValueError
-from pyinfra.api.hiddenvalue import HiddenValue
 
 from facts.maas import (
     REGION_MODES,
@@ -73,6 +72,24 @@ def _read_secret(state, secret_host: str, secret_path: str) -> str:
     return value
 
 
+def registration_command(flavour, urls: list, id_path: str) -> StringCommand:
+    """The command that registers this rack, reading the region's secret from stdin.
+
+    Deb: ``maas-rack register --url URL...`` reads one hex line when ``--secret`` is not
+    given (src/provisioningserver/register_command.py). Snap: ``maas init rack`` prompts for
+    the secret when ``--secret`` is not given and reads the answer from stdin
+    (src/maascli/snap.py); it keeps ``maas_id``, which is removed first so the wait below
+    sees the new registration.
+    """
+    if flavour == "deb":
+        bits: list = ["maas-rack", "register"]
+        for url in urls:
+            bits += ["--url", _q(url)]
+        return StringCommand(*bits)
+    return StringCommand("rm", "-f", _q(id_path), "&&",
+                         SNAP_MAAS, "init", "rack", "--maas-url", _q(urls[0]), "--force")
+
+
 def register_rack(
     state,
     host,
@@ -90,19 +107,9 @@ def register_rack(
     except OperationError as error:
         return _fail(host, f"{host.name}: rack registration failed: {error}")
 
-    hidden = HiddenValue(_q(secret))
     id_path = maas_id_path(flavour)
-    if flavour == "deb":
-        bits: list = ["maas-rack", "register"]
-        for url in urls:
-            bits += ["--url", _q(url)]
-        command = StringCommand(*bits, "--secret", hidden)
-    else:
-        command = StringCommand(
-            "rm", "-f", _q(id_path), "&&",
-            SNAP_MAAS, "init", "rack", "--maas-url", _q(urls[0]), "--secret", hidden, "--force",
-        )  # fmt: skip
-    ok, output = run(state, host, command)
+    command = registration_command(flavour, urls, id_path)
+    ok, output = run(state, host, command, _stdin=f"{secret}\n")
     if not ok:
         return _fail(
             host,
@@ -291,7 +298,6 @@ def deregister(api_url, key_host, admin_username, hostname, force=False, key_fla
     + hostname: the rack's MAAS hostname
     + force: also when it is the only rack able to serve DHCP on a VLAN (DHCP goes off)
     + key_flavour: ``deb``/``snap`` of ``key_host`` (default: detected on the host)
-    + use_sudo: read the API key with sudo (when not connected as root)
 
     Which racks MAAS knows is only visible through the API at execution time; the
     function does nothing when the rack is not listed.

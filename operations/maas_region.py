@@ -1,17 +1,21 @@
 """Region controller operations: regiond.conf settings, the admin user, the local CLI profile.
 
-Both flavours: deb through ``maas-region local_config_set`` / ``createadmin`` / ``apikey``,
-snap through ``/snap/bin/maas init region|config|createadmin|apikey``. Secrets (database
-password, admin password, API key) only ever appear as ``HiddenValue`` or stay on the host.
+Both flavours: deb by writing regiond.conf itself and through ``maas-region createadmin`` /
+``apikey``, snap through ``/snap/bin/maas init region|config|createadmin|apikey``. Secrets
+(database password, admin password, API key) are on no command line: they reach the host on
+the command's stdin (MAAS's own prompts, or a JSON line for the regiond.conf writer) and
+pyinfra never prints stdin.
 """
 
 from __future__ import annotations
 
+import json
+import shlex
+from urllib.parse import quote
 
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.api.exceptions import OperationError, OperationValueError
-from pyinfra.api.hiddenvalue import HiddenValue
 
 from facts.maas import (
     FLAVOURS,
@@ -24,15 +28,47 @@ from facts.maas import (
     region_cli,
 )
 from facts.maas_api import MaasCliProfiles
-from facts.maas_config import RegiondConf, config_path as maas_config_path, secret_digest
+from facts.maas_config import RegiondConf, config_path as maas_config_path, secret_matches
 from facts.memo import recall
 from operations._remote import quote as _q
 from operations.maas_api_client import api_root
 
 DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
+SECRET_SETTINGS = ("database_pass",)
 
-# Characters a snap ``--database-uri`` cannot carry in the user name / password.
-_URI_UNSAFE = set("/?#@%[] \t\n")
+# Writes regiond.conf on the host from a JSON line on stdin: the keys given are set, every
+# other key is kept. As MAAS's own writes: atomic (temporary file + rename), the old file's
+# owner, group and mode kept, a new file root:maas 0640 (MAAS-INTERFACE section 1); the
+# temporary file has its final owner and mode before anything is written to it.
+REGIOND_WRITER = """
+import grp, json, os, sys, tempfile, yaml
+path = sys.argv[1]
+updates = json.loads(sys.stdin.readline())
+try:
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or {}
+    info = os.stat(path)
+    owner, group, mode = info.st_uid, info.st_gid, info.st_mode & 0o7777
+except FileNotFoundError:
+    data = {}
+    try:
+        owner, group, mode = 0, grp.getgrnam("maas").gr_gid, 0o640
+    except KeyError:
+        owner, group, mode = 0, 0, 0o600
+if not isinstance(data, dict):
+    sys.exit(path + " is not a YAML mapping; fix it by hand first")
+data.update(updates)
+fd, temporary = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".regiond.conf.")
+try:
+    os.fchown(fd, owner, group)
+    os.fchmod(fd, mode)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(data, handle, default_flow_style=False)
+    os.rename(temporary, path)
+except BaseException:
+    os.unlink(temporary)
+    raise
+"""
 
 
 def fact_data(value):
@@ -54,19 +90,38 @@ def _same(current, wanted) -> bool:
     return current is not None and str(current) == str(wanted)
 
 
-def _database_uri(user, password, db_host, port, name) -> StringCommand:
-    for label, value in (("database_user", user), ("database_password", password)):
-        if set(str(value)) & (_URI_UNSAFE | ({":"} if label == "database_user" else set())):
-            raise OperationValueError(
-                f"{host.name}: {label} contains a character that cannot be passed in the snap's "
-                "--database-uri (one of / ? # @ % [ ] : or whitespace)",
-            )
-    return StringCommand(
-        _q(f"postgres://{user}:"),
-        HiddenValue(_q(password)),
-        _q(f"@[{db_host}]:{port}/{name}" if ":" in str(db_host) else f"@{db_host}:{port}/{name}"),  # IPv6: [..]
-        _separator="",
-    )
+def wanted_regiond(maas_url, database_host, database_port, database_name, database_user,
+                   database_password, num_workers) -> dict:
+    """The regiond.conf keys this package manages, as they should read."""
+    return {
+        "database_host": database_host,
+        "database_name": database_name,
+        "database_pass": database_password,
+        "database_port": database_port,
+        "database_user": database_user,
+        "maas_url": maas_url,
+        "num_workers": num_workers,
+    }
+
+
+def regiond_differences(current: dict, wanted: dict) -> list[str]:
+    """The managed keys whose value in regiond.conf (as ``RegiondConf`` reports it, secrets
+    as keyed digests) is not the wanted one, sorted."""
+    current = current or {}
+    return [
+        key for key in sorted(wanted)
+        if not (secret_matches(current.get(key), wanted[key]) if key in SECRET_SETTINGS
+                else _same(current.get(key), wanted[key]))
+    ]
+
+
+def database_uri(user, password, db_host, port, name) -> str:
+    """The snap's ``postgres://`` URI, every part percent-encoded but for unreserved
+    characters: MAAS parses it with libpq (psycopg2 ``parse_dsn``), which decodes them."""
+    def part(value):
+        return quote(str(value), safe="")
+    address = f"[{db_host}]" if ":" in str(db_host) else part(db_host)  # IPv6 in brackets
+    return f"postgres://{part(user)}:{part(password)}@{address}:{int(port)}/{part(name)}"
 
 
 @operation()
@@ -90,11 +145,12 @@ def configure(
     + num_workers: regiond worker processes
     + config_path: regiond.conf path (default: the flavour's)
 
-    Every other key in the file is kept. Deb runs one ``maas-region local_config_set``
-    with only the keys that differ; snap re-runs ``maas init region`` when the database
-    settings (or the run mode) differ and ``maas config`` for the URL and worker count.
-    The database password is compared through its digest and passed hidden. Deploys use
-    this operation's ``did_change()`` to decide a region restart.
+    Every other key in the file is kept. Deb writes the keys that differ into the file
+    (``REGIOND_WRITER``, values on stdin); snap re-runs ``maas init region`` when the
+    database settings (or the run mode) differ, the database URI answering its prompt on
+    stdin, and ``maas config`` for the URL and worker count. The database password is
+    compared through a keyed digest (facts/keyed_digest.py). Deploys use this operation's
+    ``did_change()`` to decide a region restart.
 
     **Example:**
 
@@ -137,29 +193,16 @@ def configure(
             f"{host.name}: {path} is not a readable YAML mapping; fix it by hand first",
         )
 
-    wanted = {
-        "database_host": database_host,
-        "database_name": database_name,
-        "database_pass": secret_digest(database_password),
-        "database_port": database_port,
-        "database_user": database_user,
-        "maas_url": maas_url,
-        "num_workers": num_workers,
-    }
-    differ = [key for key in sorted(wanted) if not _same(settings.get(key), wanted[key])]
+    wanted = wanted_regiond(maas_url, database_host, database_port, database_name,
+                            database_user, database_password, num_workers)
+    differ = regiond_differences(settings, wanted)
 
     if flavour == "deb":
         if not differ:
             host.noop(f"regiond.conf {path} already holds the requested settings")
             return
-        bits: list = ["maas-region", "local_config_set"]
-        for key in differ:
-            flag = "--" + key.replace("_", "-")
-            if key == "database_pass":
-                bits += [flag, HiddenValue(_q(database_password))]
-            else:
-                bits += [flag, _q(wanted[key])]
-        yield StringCommand(*bits)
+        updates = json.dumps({key: wanted[key] for key in differ}, sort_keys=True)
+        yield StringCommand("python3 -c", _q(REGIOND_WRITER.strip()), _q(path), _stdin=updates)
         return
 
     install = fact_data(host.get_fact(MaasInstall)) or {}
@@ -172,17 +215,13 @@ def configure(
 
     config_flags: list = []
     if needs_init:
+        # `maas init` prompts for the database URI when no --database-uri is given, and
+        # reads the answer from stdin (src/maascli/snap.py get_database_settings).
         init_mode = "region+rack" if mode in RACK_MODES else "region"
-        yield StringCommand(
-            SNAP_MAAS,
-            "init",
-            init_mode,
-            "--maas-url",
-            _q(maas_url),
-            "--database-uri",
-            _database_uri(database_user, database_password, database_host, database_port, database_name),
-            "--force",
-        )
+        uri = database_uri(database_user, database_password, database_host, database_port,
+                           database_name)
+        yield StringCommand(SNAP_MAAS, "init", init_mode, "--maas-url", _q(maas_url), "--force",
+                            _stdin=uri)
     elif "maas_url" in differ:
         config_flags += ["--maas-url", _q(maas_url)]
     if "num_workers" in differ:
@@ -191,13 +230,36 @@ def configure(
         yield StringCommand(SNAP_MAAS, "config", *config_flags)
 
 
+def createadmin_command(flavour, username, email, check_first: bool) -> list:
+    """``createadmin`` without ``--password``: MAAS then prompts for it twice ("Password:",
+    "Again:", getpass, which reads stdin when there is no terminal), and ``--ssh-import ''``
+    keeps it from also prompting for keys (src/maasserver/management/commands/createadmin.py).
+    With ``check_first`` it only runs when ``apikey`` does not know the user."""
+    cli = region_cli(flavour)
+    create = [cli, "createadmin", "--username", _q(username), "--email", _q(email),
+              "--ssh-import", "''"]
+    if check_first:
+        return [cli, "apikey", "--username", _q(username), ">/dev/null", "2>&1", "||", *create]
+    return create
+
+
+def prompt_answers(*answers: str) -> str:
+    """Lines for a command's prompts on stdin; a value with a line break cannot be one."""
+    for answer in answers:
+        if "\n" in answer or "\r" in answer:
+            raise OperationValueError(
+                f"{host.name}: a password with a line break cannot be given to MAAS's prompt",
+            )
+    return "".join(f"{answer}\n" for answer in answers)
+
+
 @operation()
 def admin(flavour, username, password, email):
     """
     Create the MAAS admin user when the region does not know it.
 
     + flavour: ``deb`` (``maas-region createadmin``) or ``snap`` (``/snap/bin/maas createadmin``)
-    + username, password, email: the account (the password is passed hidden)
+    + username, password, email: the account (the password answers MAAS's prompt on stdin)
 
     When the region could not answer at planning time (not up yet), the command checks
     again on the host before creating the user, so reruns stay harmless.
@@ -219,28 +281,13 @@ def admin(flavour, username, password, email):
         )
     """
     check_flavour(flavour)
+    answers = prompt_answers(password, password)
     exists = fact_data(host.get_fact(MaasAdminUser, username=username, flavour=flavour))
     if exists is True:
         host.noop(f"MAAS admin user {username} already exists")
         return
-
-    cli = region_cli(flavour)
-    create = [
-        cli,
-        "createadmin",
-        "--username",
-        _q(username),
-        "--password",
-        HiddenValue(_q(password)),
-        "--email",
-        _q(email),
-    ]
-    if exists is None:
-        yield StringCommand(
-            cli, "apikey", "--username", _q(username), ">/dev/null", "2>&1", "||", *create
-        )
-    else:
-        yield StringCommand(*create)
+    yield StringCommand(*createadmin_command(flavour, username, email, check_first=exists is None),
+                        _stdin=answers)
 
 
 def profile_points_at(profiles, profile: str, url: str) -> bool:

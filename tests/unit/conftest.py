@@ -3,6 +3,10 @@
 import pytest
 from pyinfra.api import Inventory
 
+from keyed_fixtures import pin_control_exponent
+
+pin_control_exponent()
+
 BASE = {
     "maas_db_password": "db-secret-value",
     "maas_admin_password": "admin-secret-value",

@@ -24,7 +24,7 @@ class FakeHost:
     def __init__(self, name, answer):
         self.name, self.answer = name, answer
         self.connected = True
-        self.commands, self.logs = [], []
+        self.commands, self.logs, self.stdins = [], [], []
 
     def run_shell_command(self, command, **kwargs):
         # the secret and the key are never printed: neither the command nor its output
@@ -33,6 +33,7 @@ class FakeHost:
         assert kwargs.get("_sudo") is True, kwargs
         raw = command.get_raw_value()
         self.commands.append(raw)
+        self.stdins.append(kwargs.get("_stdin"))
         ok, out, err = self.answer(raw)
         return ok, SimpleNamespace(stdout=out, stdout_lines=out.splitlines(), stderr=err)
 
@@ -92,8 +93,9 @@ def test_deb_registers_with_every_url_and_waits_for_maas_id():
     rack, source = Rack(appears_after=3), region()
     assert register(rack, source) is True
     assert source.commands == ["cat /var/lib/maas/secret"]
-    assert rack.commands[0] == (f"maas-rack register --url {URLS[0]} --url {URLS[1]} "
-                                f"--secret {SECRET}")
+    # the secret answers the command's prompt on stdin, never on its command line
+    assert rack.commands[0] == f"maas-rack register --url {URLS[0]} --url {URLS[1]}"
+    assert rack.stdins[0] == f"{SECRET}\n"
     assert rack.commands[1:] == ["cat /var/lib/maas/maas_id 2>/dev/null || true"] * 4
     assert rack.logs == ["registered as rack controller fkc7a3"]
 
@@ -102,7 +104,8 @@ def test_snap_registers_with_the_first_url_after_removing_maas_id():
     rack = Rack()
     assert register(rack, flavour="snap") is True
     assert rack.commands[0] == ("rm -f /var/snap/maas/common/maas/maas_id && /snap/bin/maas init "
-                                f"rack --maas-url {URLS[0]} --secret {SECRET} --force")
+                                f"rack --maas-url {URLS[0]} --force")
+    assert rack.stdins[0] == f"{SECRET}\n"
     assert rack.commands[1] == "cat /var/snap/maas/common/maas/maas_id 2>/dev/null || true"
 
 

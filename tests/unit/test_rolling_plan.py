@@ -1,7 +1,7 @@
 """Which regions a run restarts (deploys/rolling_restart.restart_reason)."""
 
 from deploys.rolling_restart import restart_reason
-from facts.maas_config import secret_digest
+from keyed_fixtures import keyed
 
 SETTINGS = {
     "flavour": "deb", "maas_url": "http://10.77.0.13/MAAS", "num_workers": 4,
@@ -11,7 +11,7 @@ SETTINGS = {
 CURRENT = {"exists": True, "settings": {
     "maas_url": "http://10.77.0.13/MAAS", "num_workers": 4, "database_host": "10.77.0.10",
     "database_port": 5432, "database_name": "maasdb", "database_user": "maas",
-    "database_pass": secret_digest("s3cret"), "debug_http": True}}
+    "database_pass": keyed("s3cret"), "debug_http": True}}
 
 
 def test_converged_and_answering_region_is_left_alone():

@@ -200,22 +200,34 @@ def write_secret(secret, path=None):
 
 
 def parse_database_uri(uri):
-    """postgres://user:pass@host[:port]/db -> dict of regiond.conf database keys."""
-    from urllib.parse import unquote
+    """postgres://user:pass@host[:port]/db -> dict of regiond.conf database keys.
+
+    As MAAS's get_database_settings (src/maascli/snap.py): the URI must start with
+    postgres://, libpq parses it (psycopg2's parse_dsn, which percent-decodes every part and
+    ends the user info at the first '@' or '/'), only user, password, host, dbname and port
+    are allowed, the host defaults to localhost and the database name to the user name."""
+    from psycopg2 import ProgrammingError
+    from psycopg2.extensions import parse_dsn
     if uri.startswith("maas-test-db://"):
         return {"database_host": "/var/snap/maas-test-db/common/postgres/sockets",
                 "database_name": "maasdb", "database_user": "maas", "database_pass": ""}
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("postgres", "postgresql"):
+    if not uri.startswith("postgres://"):
         raise ConfigError("Database URI needs to be either 'maas-test-db:///' or start with 'postgres://'")
-    if parsed.query or parsed.params or parsed.fragment:
-        raise ConfigError("Unsupported parameters in database URI: %s" % (parsed.query or parsed.params or parsed.fragment))
+    try:
+        dsn = parse_dsn(uri)
+    except ProgrammingError as error:
+        raise ConfigError("Error parsing database URI: " + str(error).strip())
+    unsupported = set(dsn) - {"user", "password", "host", "dbname", "port"}
+    if unsupported:
+        raise ConfigError("Error parsing database URI: Unsupported parameters: " + ", ".join(sorted(unsupported)))
+    if "user" not in dsn:
+        raise ConfigError("No user found in URI: %s" % uri)
     result = {
-        "database_host": unquote(parsed.hostname or "localhost"),
-        "database_name": unquote(parsed.path.lstrip("/")) or "maasdb",
-        "database_user": unquote(parsed.username or ""),
-        "database_pass": unquote(parsed.password or ""),
+        "database_host": dsn.get("host", "localhost"),
+        "database_name": dsn.get("dbname", dsn["user"]),
+        "database_user": dsn["user"],
+        "database_pass": dsn.get("password"),
     }
-    if parsed.port:
-        result["database_port"] = parsed.port
+    if "port" in dsn:
+        result["database_port"] = int(dsn["port"])
     return result

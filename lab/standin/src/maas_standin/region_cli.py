@@ -112,6 +112,10 @@ def cmd_dbupgrade(opts):
 
 
 def _prompt(label, secret=False):
+    """One answer, as MAAS reads it: getpass for a password (stdin when there is no
+    terminal), else input(); only the line break is dropped. MAAS asks again forever on
+    EOF (read_input, read_password in src/maasserver/management/commands/createadmin.py);
+    the stand-in fails clearly instead, since a closed stdin can never answer."""
     try:
         if secret:
             return getpass.getpass(label)
@@ -120,22 +124,36 @@ def _prompt(label, secret=False):
         line = sys.stdin.readline()
         if not line:
             raise EOFError
-        return line.strip()
+        return line[:-1] if line.endswith("\n") else line
     except EOFError:
-        raise CommandError("No value given for %r (stdin closed)." % label.strip().rstrip(":"))
+        raise CommandError("No value given for %r (stdin closed); MAAS would ask forever."
+                           % label.strip().rstrip(":"))
 
 
-def createadmin(username, password, email):
-    """Create a superuser; silent on success."""
-    if not username:
+def createadmin(username, password, email, ssh_import=None):
+    """Create a superuser; silent on success. Prompts as MAAS's createadmin does: for each
+    missing value, and for SSH keys when --ssh-import is not given and something else was
+    missing."""
+    prompt_ssh_import = ssh_import is None and (username is None or password is None or email is None)
+    if username is None:
         username = _prompt("Username: ")
-    if not password:
+        if not username:
+            raise CommandError("You must input a username or provide it with --username.")
+    if password is None:
         password = _prompt("Password: ", secret=True)
         again = _prompt("Again: ", secret=True)
-        if password != again:
-            raise CommandError("Passwords do not match.")
+        if again != password:
+            raise CommandError("Passwords do not match")
+        if not password:
+            raise CommandError("Passwords cannot be empty")
     if email is None:
         email = _prompt("Email: ")
+        if not email:
+            raise CommandError("You must input an email or provide it with --email")
+    if prompt_ssh_import:
+        ssh_import = _prompt("Import SSH keys [] (lp:user-id or gh:user-id): ")
+    if ssh_import:
+        raise CommandError("The stand-in cannot import SSH keys (no network): %s" % ssh_import)
     conn = connect_or_fail()
     try:
         with conn.cursor() as cur:
@@ -156,7 +174,7 @@ def createadmin(username, password, email):
 
 
 def cmd_createadmin(opts):
-    createadmin(opts.username, opts.password, opts.email)
+    createadmin(opts.username, opts.password, opts.email, opts.ssh_import)
 
 
 def apikey(username, generate=False, delete=None, name=None, with_names=False):

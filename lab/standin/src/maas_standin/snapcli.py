@@ -37,8 +37,9 @@ def fail(message):
 
 
 def prompt(label, default=None):
-    """Ask one question.  MAAS loops forever on EOF; the stand-in fails clearly instead,
-    because a closed stdin can never answer (pass every flag in scripts)."""
+    """Ask one question as MAAS's required_prompt does (input(): only the line break is
+    dropped; asked again while empty).  MAAS loops forever on EOF; the stand-in fails clearly
+    instead, because a closed stdin can never answer (pass every flag in scripts)."""
     while True:
         sys.stdout.write(label)
         sys.stdout.flush()
@@ -46,7 +47,7 @@ def prompt(label, default=None):
         if not line:
             fail("\nError: stdin is closed while prompting for %r; pass the value as a flag."
                  % label.strip().rstrip(":"))
-        line = line.strip()
+        line = line[:-1] if line.endswith("\n") else line
         if line:
             return line
         if default is not None:
