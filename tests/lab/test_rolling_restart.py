@@ -125,6 +125,13 @@ def changed_matching(result, part: str) -> list[str]:
     return [f"{name}: {op}" for name, ops in result.changed_ops.items() for op in ops if part in (op or "")]
 
 
+class ApiKey(str):
+    """The admin's API key; shown masked when pytest reports a failing test's arguments."""
+
+    def __repr__(self) -> str:
+        return "<API key>"
+
+
 def op_index(output: str, name: str) -> int:
     """Position of the first `Starting operation` line whose name contains `name`."""
     for index, line in enumerate(output.splitlines()):
@@ -139,7 +146,7 @@ def converged(lab):
     result = lab.deploy(ENV, label="rolling-converge")
     assert result.returncode == 0, result.tail()
     wait_for(lambda: all_up(lab), 30, "both regions UP in HAProxy")
-    return lab.api_key(REGIONS[0])
+    return ApiKey(lab.api_key(REGIONS[0]))
 
 
 def test_admin_socket_is_root_only(lab, converged):

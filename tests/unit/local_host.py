@@ -39,7 +39,6 @@ class Outcome:
     ok: bool = True
     ran: list = field(default_factory=list)
     stderr: str = ""
-    planned: list = field(default_factory=list)
 
 
 class LocalHost:
@@ -83,7 +82,7 @@ class LocalHost:
         """Plan ``operation`` from this machine's facts, then run its commands here."""
         with ctx_state.use(self.state), ctx_host.use(self):
             commands = list(operation._inner(*args, **kwargs))
-        outcome = Outcome(planned=commands)
+        outcome = Outcome()
         for command in commands:
             if isinstance(command, str):
                 command = StringCommand(command.strip())
