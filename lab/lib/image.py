@@ -228,7 +228,8 @@ def _link_tree(src, dst):
 
 
 def build_repo(bkey, base_dir, skey, standin_dir):
-    """Assemble the flat apt repository (real debs + stand-in debs + snaps/) and index it."""
+    """Assemble the flat apt repository (real debs + stand-in snapd + snaps/) and, in maas/,
+    the stand-in MAAS debs as a repository of their own; index both."""
     key = sha256_text(bkey, skey or "no-standin", "repo-v2: MAAS debs in maas/")
     final = os.path.join(CACHE_DIR, "repo-" + key)
     if os.path.exists(os.path.join(final, "Release")):
