@@ -424,6 +424,11 @@ def server_settings(
         yield StringCommand(
             "mkdir -p",
             QuoteString(dropin_dir),
+            # owned as the config file: the check's restore runs as postgres and must be able
+            # to remove a rejected drop-in
+            "&& chown",
+            StringCommand("--reference=", QuoteString(config_file), _separator=""),
+            QuoteString(dropin_dir),
             "&& cp -a",
             QuoteString(config_file),
             QuoteString(f"{config_file}.bak-{timestamp}"),
@@ -455,8 +460,10 @@ def server_settings(
     check_sql = (
         "SELECT sourcefile || ':' || sourceline || ': ' || coalesce(name, '') || ': ' || error "
         "FROM pg_file_settings WHERE error IS NOT NULL "
-        # a changed restart-only setting reports this until the restart: not a problem
-        "AND error <> 'setting could not be applied' "
+        # a changed restart-only setting reports this until the restart: not a problem; for any
+        # other setting the same words mean PostgreSQL refused the value
+        "AND NOT (error = 'setting could not be applied' "
+        "AND name IN (SELECT name FROM pg_settings WHERE context = 'postmaster')) "
         "UNION ALL "
         "SELECT sourcefile || ':' || sourceline || ': ' || name || ' overrides maas-ha' "
         "FROM (SELECT DISTINCT ON (name) name, sourcefile, sourceline FROM pg_file_settings "
