@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 FLAVOURS = ("deb", "snap")
 
@@ -83,7 +83,7 @@ _FIND_DATA_DIR = (
 )
 
 
-class MaasInstall(FactBase):
+class MaasInstall(Fact):
     """
     Which MAAS flavour(s) are installed, the version, the run mode and snap channel.
 
@@ -180,7 +180,7 @@ class MaasInstall(FactBase):
         }
 
 
-class MaasRegistration(FactBase):
+class MaasRegistration(Fact):
     """
     The MAAS data dir, node id and a digest of the shared secret (never its value).
 
@@ -224,7 +224,7 @@ class MaasRegistration(FactBase):
         }
 
 
-class MaasSecretPath(FactBase):
+class MaasSecretPath(Fact):
     """Path of the existing MAAS shared secret file, or ``None`` (for ad-hoc queries)."""
 
     def command(self) -> str:
@@ -237,7 +237,7 @@ class MaasSecretPath(FactBase):
         return None
 
 
-class MaasSecret(FactBase):
+class MaasSecret(Fact):
     """
     The MAAS shared secret value itself.
 
@@ -254,7 +254,7 @@ class MaasSecret(FactBase):
         return value or None
 
 
-class MaasAdminUser(FactBase):
+class MaasAdminUser(Fact):
     """
     Whether a MAAS user exists, asked through the region's ``apikey`` command.
 

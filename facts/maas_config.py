@@ -1,5 +1,9 @@
 """regiond.conf / rackd.conf: ownership, mode and settings, with secret values digested.
 
+Deploys pass the path their inventory's flavour implies. Asked without one (an operator's
+ad-hoc question to a fleet that mixes deb and snap hosts), a fact reads the file where the
+host's own install keeps it, and answers ``NOT_INSTALLED`` where there is none.
+
 regiond.conf is read on the host by a tiny ``python3`` + ``yaml`` script (both are always
 present on MAAS hosts) that replaces every secret value by ``sha256:<hex>`` before anything
 is printed, so the database password never reaches pyinfra's output. Operations compare
@@ -13,9 +17,9 @@ import json
 import shlex
 
 import yaml
-from pyinfra.api import FactBase
 
-from facts.maas import _check_flavour
+from facts.maas import SNAP_MODE_PATH, _check_flavour
+from facts.usage import Fact
 
 CONFIG_PATHS = {
     ("regiond", "deb"): "/etc/maas/regiond.conf",
@@ -23,6 +27,9 @@ CONFIG_PATHS = {
     ("regiond", "snap"): "/var/snap/maas/current/regiond.conf",
     ("rackd", "snap"): "/var/snap/maas/current/rackd.conf",
 }
+
+NOT_INSTALLED = "not installed"
+_NOT_INSTALLED_MARK = "##not-installed"
 
 # Keys whose values are secrets: printed only as digests.
 SECRET_KEYS = ("database_pass", "vault_secret_id", "vault_approle_id")
@@ -78,11 +85,33 @@ def _parse_settings(text: str):
     return data if isinstance(data, dict) else None
 
 
-class _MaasConfFact(FactBase):
-    abstract = True
+def _find_config(kind: str) -> str:
+    """Shell setting ``P`` to the host's own config of ``kind`` (empty when there is none).
 
-    def command(self, path) -> str:
-        quoted = shlex.quote(path)
+    As for the data dir (facts.maas): the snap's file when ``snap_mode`` exists, else the
+    deb one, else the snap's."""
+    deb, snap = CONFIG_PATHS[(kind, "deb")], CONFIG_PATHS[(kind, "snap")]
+    return (
+        f"if [ -f {SNAP_MODE_PATH} ] && [ -f {snap} ]; then P={snap}; "
+        f"elif [ -f {deb} ]; then P={deb}; elif [ -f {snap} ]; then P={snap}; else P=; fi"
+    )
+
+
+class _MaasConfFact(Fact):
+    abstract = True
+    kind = ""  # "regiond" or "rackd"
+
+    def command(self, path=None) -> str:
+        if path is not None:
+            return self.read_command(shlex.quote(path))
+        read = self.read_command('"$P"')
+        return (
+            f'{_find_config(self.kind)}; if [ -n "$P" ]; then {read}; '
+            f"else echo '{_NOT_INSTALLED_MARK}'; fi"
+        )
+
+    def read_command(self, quoted: str) -> str:
+        """The commands reading the file at ``quoted`` (a shell word)."""
         return (
             f"echo path={quoted}; "
             f"if [ -f {quoted} ]; then stat -c 'stat=%U %G %a' {quoted}; "
@@ -92,6 +121,8 @@ class _MaasConfFact(FactBase):
         )
 
     def process(self, output):
+        if [line.strip() for line in output] == [_NOT_INSTALLED_MARK]:
+            return NOT_INSTALLED
         result = {
             "path": None,
             "exists": False,
@@ -124,7 +155,8 @@ class _MaasConfFact(FactBase):
 
 class RegiondConf(_MaasConfFact):
     """
-    regiond.conf at ``path``: owner, group, octal mode and its settings.
+    regiond.conf at ``path`` (default: the host's own, or ``NOT_INSTALLED``): owner, group,
+    octal mode and its settings.
 
     ``database_pass``/``vault_secret_id``/``vault_approle_id`` come back as
     ``sha256:<hex>``. ``settings`` is ``None`` when the file is not valid YAML.
@@ -141,17 +173,14 @@ class RegiondConf(_MaasConfFact):
         }
     """
 
-    def command(self, path) -> str:
-        return super().command(path)
-
-    def process(self, output):
-        return super().process(output)
+    kind = "regiond"
 
 
 class RackdConf(_MaasConfFact):
     """
-    rackd.conf at ``path``: owner, group, octal mode and its settings (``maas_url``
-    may be a list or a plain string). Same shape as ``RegiondConf``.
+    rackd.conf at ``path`` (default: the host's own, or ``NOT_INSTALLED``): owner, group,
+    octal mode and its settings (``maas_url`` may be a list or a plain string). Same shape
+    as ``RegiondConf``.
 
     rackd.conf holds no secrets (MAAS's rack keys are URLs, ports and paths), so the file
     is read with ``cat`` and parsed here: every rack runs this in every deploy, and a
@@ -160,8 +189,9 @@ class RackdConf(_MaasConfFact):
     on the host and the fact reports ``RACKD_MASKED`` for it.
     """
 
-    def command(self, path) -> str:
-        quoted = shlex.quote(path)
+    kind = "rackd"
+
+    def read_command(self, quoted: str) -> str:
         keys = "|".join(SECRET_KEYS)
         return (
             f"echo path={quoted}; "
@@ -180,6 +210,6 @@ class RackdConf(_MaasConfFact):
             else:
                 head.append(line)
         result = super().process(head)
-        if text is not None:
+        if text is not None and result != NOT_INSTALLED:
             result["settings"] = _parse_settings("\n".join(text))
         return result

@@ -19,7 +19,7 @@ import re
 import stringprep
 import unicodedata
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 # Live settings the operations compare against (PostgresSettings).
 SETTING_NAMES = (
@@ -59,7 +59,7 @@ def psql_query_command(sql: str, port: int | str = 5432, separator: str | None =
     return f"psql -p {int(port)} -AtX{sep} -c {shell_double_quote(sql)} || true"
 
 
-class PostgresClusters(FactBase):
+class PostgresClusters(Fact):
     """PostgreSQL clusters known to Debian's ``postgresql-common`` (``pg_lsclusters``).
 
     .. code:: python
@@ -97,7 +97,7 @@ class PostgresClusters(FactBase):
         return clusters
 
 
-class PostgresSettings(FactBase):
+class PostgresSettings(Fact):
     """The running server's view of the settings maas-ha manages or needs to find files.
 
     Read from ``pg_settings`` (run it as the ``postgres`` user):
@@ -136,7 +136,7 @@ class PostgresSettings(FactBase):
         return settings
 
 
-class PostgresIncludeDirs(FactBase):
+class PostgresIncludeDirs(Fact):
     """The ``include_dir`` directives of a PostgreSQL config file, in file order.
 
     Lets the settings operation confirm that its ``conf.d`` drop-in is read at all
@@ -230,8 +230,10 @@ def normalise_hba_address(address: str, mask: str | None = None) -> str:
     return f"{network.network_address}/{network.prefixlen}"
 
 
-class PgHbaEntries(FactBase):
-    """The entries of a ``pg_hba.conf`` file (read it as root), with their line numbers.
+class PgHbaEntries(Fact):
+    """The entries of a ``pg_hba.conf`` file, with their line numbers: the file at ``path``
+    (read it as root), or without one the running server's own ``hba_file`` (ask as the
+    ``postgres`` user, like ``PostgresSettings``).
 
     .. code:: python
 
@@ -246,7 +248,10 @@ class PgHbaEntries(FactBase):
 
     default = list
 
-    def command(self, path):
+    def command(self, path=None):
+        if path is None:  # Debian's psql picks the host's cluster (pg_wrapper)
+            return ('F=$(psql -AtX -c "SHOW hba_file" 2>/dev/null || true); '
+                    'if [ -n "$F" ] && [ -f "$F" ]; then cat "$F"; fi')
         quoted = shell_double_quote(path)
         return f"if [ -f {quoted} ]; then cat {quoted}; fi"
 
@@ -313,7 +318,7 @@ class PgHbaEntries(FactBase):
         }
 
 
-class PostgresRolePassword(FactBase):
+class PostgresRolePassword(Fact):
     """The stored password verifier of a role (``pg_authid.rolpassword``; run as ``postgres``).
 
     ``SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`` or ``md5<hex>``; ``None`` when the

@@ -6,7 +6,7 @@ LXD's own DHCP/DNS fight with the rack's. The rack deploy refuses such hosts.
 
 from __future__ import annotations
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 _LIBVIRT_CHECKS = (
     "command -v libvirtd",
@@ -27,7 +27,7 @@ _LXD_CHECKS = (
 )
 
 
-class VmHostSoftware(FactBase):
+class VmHostSoftware(Fact):
     """
     Sorted list of the VM-host stacks found: ``"libvirt"``, ``"lxd"``; ``[]`` when none.
     """
