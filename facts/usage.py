@@ -66,21 +66,21 @@ def _checked(command):
 
     @functools.wraps(command)
     def checked(self, *args, **kwargs):
-        unknown = {name: kwargs.pop(name) for name in list(kwargs) if name not in names}
+        fact = type(self).name
+        unknown = sorted(key for key in kwargs if key not in names)
         if len(args) > len(names):
-            unknown["(positional)"] = args[len(names):]
-        name = type(self).name
+            unknown.append("(positional)")
         if unknown:
-            return usage_failure(f"{name}: unknown argument {', '.join(sorted(unknown))}; {takes}")
+            return usage_failure(f"{fact}: unknown argument {', '.join(unknown)}; {takes}")
         given = dict(zip(names, args))
-        given.update({name: value for name, value in kwargs.items() if value is not MISSING})
-        missing = [name for name in required if name not in given]
+        given.update({key: value for key, value in kwargs.items() if value is not MISSING})
+        missing = [key for key in required if key not in given]
         if missing:
-            return usage_failure(f"{name}: missing argument {', '.join(missing)}; {takes}")
+            return usage_failure(f"{fact}: missing argument {', '.join(missing)}; {takes}")
         try:
             return command(self, **given)
         except (TypeError, ValueError) as error:  # an argument of the wrong type or value
-            return usage_failure(f"{name}: {error}; {takes}")
+            return usage_failure(f"{fact}: {error}; {takes}")
 
     checked.__signature__ = signature.replace(parameters=[
         list(signature.parameters.values())[0],
