@@ -197,8 +197,8 @@ def admin(flavour, username, password, email):
         "createadmin",
         "--username",
         _q(username),
-        "--password",
-        HiddenValue(_q(password)),
+        # one word, so that a password starting with "-" is not taken for an option
+        HiddenValue(f"--password={_q(password)}"),
         "--email",
         _q(email),
     ]
