@@ -20,7 +20,7 @@ LAB_ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap",
 B_ENV = {"MAAS_HA_INSTANCE": "b", "MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_HAPROXY": "",
          "MAAS_HA_RACKS": ""}
 MOVE_TARGET = {"MAAS_HA_MOVE_TARGET": "b-region1"}  # the operator adds it for the move
-TROUBLE = re.compile(r"Traceback|internal exception|pyinfra error|could not load fact|\bError\b")
+TROUBLE = re.compile(r"Traceback|internal exception|pyinfra error|could not load fact|\] Error\b")
 NOT_INSTALLED = '"not installed"'  # every host a question is limited to runs MAAS here
 
 COMMANDS = readme_commands()
