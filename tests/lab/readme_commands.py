@@ -21,7 +21,7 @@ LAB_INVENTORY = "inventories/lab.py"
 LAB_NAMES = {"maas-db1": "pg1", "maas-lb1": "lb1"}
 LIFECYCLE_FILES = ("remove_rack.py", "move_rack.py")
 
-_SETUP = re.compile(r"^(make|pip3?|\S*/pip3?|python3? -m (pip|venv)|\S*python3? -m (pip|venv)|export|source|\.|cd)\s")
+_SETUP = re.compile(r"^(make|\S*pip3?|\S*python3? -m (pip|venv)|export|source|\.|cd)\s")
 _PRODUCTION_HOST = re.compile(r"\bmaas-[a-z]+\d+\b")
 
 
