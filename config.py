@@ -75,6 +75,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_haproxy_admin_socket": ("/run/haproxy/admin.sock", "HAProxy runtime API socket (root only)"),
     "maas_haproxy_drain_timeout": (30, "seconds a drained region's open sessions may take to "
                                    "finish before it is restarted anyway"),
+    # Rack lifecycle: set for one run with `--data NAME=<rack>` (racks by inventory name)
+    "maas_remove_rack": (None, "`remove_rack.py`: the rack to delete from MAAS and strip of its software"),
+    "maas_move_rack": (None, "`move_rack.py`: the rack to move to the MAAS of group `maas_move_target`"),
+    "maas_dhcp_move_to": (None, "`remove_rack.py`/`move_rack.py`: the rack that takes over the "
+                          "leaving rack's DHCP HA duties (needed only when it has some)"),
 }
 
 SECRET_SETTINGS = ("maas_db_password", "maas_admin_password")
@@ -518,6 +523,24 @@ def _check_dynamic_range(inventory, host, setting, dynamic, subnet, primary_rack
                                "MAAS would lease it to machines")
 
 
+LIFECYCLE_SETTINGS = ("maas_remove_rack", "maas_move_rack", "maas_dhcp_move_to")
+
+
+def validate_rack_lifecycle(inventory, host) -> None:
+    """The lifecycle settings as the primary region (where the lifecycle deploys read them)
+    holds them: each names a rack of this inventory, and DHCP never moves to the leaving rack."""
+    rack_names = [rack.name for rack in hosts_of(inventory, GROUP_RACK)]
+    for name in LIFECYCLE_SETTINGS:
+        value = host.data.get(name)
+        if value is not None and value not in rack_names:
+            raise SettingError(host.name, name, f"{value!r} is not a host of group {GROUP_RACK} "
+                               f"(racks: {', '.join(rack_names) or 'none'})")
+    takeover = host.data.get("maas_dhcp_move_to")
+    for name in ("maas_remove_rack", "maas_move_rack"):
+        if takeover is not None and host.data.get(name) == takeover:
+            raise SettingError(host.name, "maas_dhcp_move_to", f"must be another rack than {name} ({takeover})")
+
+
 def validate_inventory(inventory) -> None:
     """Whole-inventory checks: names, groups, one MAAS version, distinct addresses, then each host.
 
@@ -537,6 +560,9 @@ def validate_inventory(inventory) -> None:
     for host in inventory:  # any other host (e.g. a move target) holds no unchecked value either
         if host not in maas_hosts:
             check_settings(host)
+
+
+    validate_rack_lifecycle(inventory, hosts_of(inventory, GROUP_REGION)[0])
     versions = {}
     for host in hosts_of(inventory, GROUP_REGION) + hosts_of(inventory, GROUP_RACK):
         versions.setdefault(str(get(host, "maas_version")), []).append(host.name)

@@ -1,16 +1,20 @@
 """Rack lifecycle: take a rack out of this MAAS for good, or move it to another MAAS.
 
 Both start on the primary region (DHCP hand-over and the API delete run there, in order)
-and finish on the rack itself (software removed, or registered with the other MAAS).
-Refusals happen while planning, before any host is changed.
+and finish on the rack itself (software removed, or registered with the other MAAS). The
+rack is named for the run (`--data maas_remove_rack=<rack>`, config.py's lifecycle
+settings), not with `--limit`: the primary region must take part. Refusals happen while
+planning, before any host is changed.
 """
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+
 
 import config
-from config import GROUP_RACK, SettingError
-from facts.maas import MaasInstall, MaasRegistration, secret_path
+from config import GROUP_RACK, GROUP_REGION, SettingError
+from facts.maas import MaasHostname, MaasInstall, MaasRegistration, secret_path
 from facts.maas_api import MaasRackControllers, MaasVlans
 from deploys.topology import gather
 from operations import maas_dhcp, maas_rack
@@ -18,15 +22,32 @@ from operations import maas_dhcp, maas_rack
 GROUP_MOVE_TARGET = "maas_move_target"
 
 
+def check_limit(limit_hosts, inventory, setting: str, script: str) -> None:
+    """Refuse a `--limit` (pyinfra's ``state.limit_hosts``) that leaves out the primary
+    region or the rack: the work would silently not happen there."""
+    if limit_hosts is None:
+        return
+    regions = config.hosts_of(inventory, GROUP_REGION)
+    needed = regions[:1] + [rack for rack in config.hosts_of(inventory, GROUP_RACK)
+                            if regions and rack.name == regions[0].data.get(setting)]
+    left_out = [one.name for one in needed if one not in limit_hosts]
+    if left_out:
+        raise DeployError(f"--limit leaves out {', '.join(left_out)}: {script} works on the primary "
+                          f"region and on the rack; run it without --limit and name the rack with "
+                          f"--data {setting}=<rack>")
+
+
 def target_rack(topology, setting: str):
-    """The rack named by `--data <setting>=<inventory name>`, checked."""
-    name = topology.primary.data.get(setting)
-    racks = {rack.name: rack for rack in topology.racks}
+    """The rack named by `--data <setting>=<inventory name>` (config.py checked the name)."""
+    name = config.get(topology.primary, setting)
     if not name:
-        raise SettingError(None, setting, "name the rack to act on: --data {}=<rack>".format(setting))
-    if name not in racks:
-        raise SettingError(None, setting, f"{name!r} is not a host of group {GROUP_RACK}")
-    return racks[name]
+        raise SettingError(topology.primary.name, setting, f"name the rack to act on: --data {setting}=<rack>")
+    return next(rack for rack in topology.racks if rack.name == name)
+
+
+def _hostname(rack) -> str:
+    """The rack's name in MAAS: its short hostname (MAAS drops the domain of an FQDN)."""
+    return gather(MaasHostname, [rack])[rack.name]
 
 
 def _api_url(topology) -> str:
@@ -50,8 +71,12 @@ def dhcp_duties(topology, rack_hostname: str) -> list[dict]:
 
 
 @deploy("Release a rack from MAAS")
-def release_rack(topology, rack, rack_hostname: str, move_dhcp_to_hostname: str | None):
-    """On the primary region: hand DHCP to another rack if asked, then delete the rack."""
+def release_rack(topology, rack):
+    """On the primary region: hand DHCP to the rack named by `maas_dhcp_move_to` if the
+    leaving rack has DHCP duties, then delete the rack."""
+    rack_hostname = _hostname(rack)
+    takeover = config.get(topology.primary, "maas_dhcp_move_to")
+    move_dhcp_to_hostname = _hostname(target_rack(topology, "maas_dhcp_move_to")) if takeover else None
     duties = dhcp_duties(topology, rack_hostname)
     if duties and not move_dhcp_to_hostname:
         where = ", ".join(f"{v['fabric']}.{v['vid']}" for v in duties)

@@ -287,7 +287,7 @@ def _check_racks(topo: Topology, vm_software: dict, registrations: dict) -> None
         if topo.secret_sha256 is None or registration.get("secret_sha256") != topo.secret_sha256:
             raise SettingError(rack.name, f"group {GROUP_RACK}", f"rack is already registered (maas_id "
                                f"{registration['maas_id']}) to another MAAS: a rack belongs to one MAAS; "
-                               "move it with move_rack.py or remove it from the inventory")
+                               "move it with move_rack.py (--data maas_move_rack=<rack>) or remove it from the inventory")
 
 
 def _size_connections(topo: Topology) -> None:

@@ -11,8 +11,6 @@ of a temporary directory and a few more processes.
 
 from __future__ import annotations
 
-from pyinfra.api import FactBase
-
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration
 from facts.maas_api import MaasCliProfiles, MaasRackControllers
@@ -20,6 +18,7 @@ from facts.maas_config import RackdConf, RegiondConf
 from facts.maas_health import MaasRegionApiVersion
 from facts.os_release import OsRelease
 from facts.systemd_units import SystemdUnits
+from facts.usage import Fact
 from facts.vmhost import VmHostSoftware
 
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
@@ -42,7 +41,7 @@ def _parts(facts):
     return parts
 
 
-class FactBatch(FactBase):
+class FactBatch(Fact):
     """
     Several facts of one host: ``facts`` is a list of ``[fact name, kwargs]`` (names from
     ``BATCHABLE``), run one after the other or, with ``side_by_side``, at the same time; the

@@ -7,9 +7,8 @@ this to drain one region at a time and to leave servers that are already right a
 
 from __future__ import annotations
 
-from pyinfra.api import FactBase
-
 from facts.pg_cluster import shell_double_quote
+from facts.usage import Fact
 
 # srv_op_state (enum srv_state, HAProxy 2.6 include/haproxy/server-t.h)
 OP_STATES = {0: "down", 1: "starting", 2: "up", 3: "stopping"}
@@ -35,7 +34,7 @@ def admin_state_name(flags: int) -> str:
     return "ready"
 
 
-class HaproxyServers(FactBase):
+class HaproxyServers(Fact):
     """Servers per backend from ``show servers state`` on the admin socket (run as root).
 
     .. code:: python

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 FLAVOURS = ("deb", "snap")
 
@@ -84,7 +84,7 @@ _FIND_DATA_DIR = (
 )
 
 
-class MaasInstall(FactBase):
+class MaasInstall(Fact):
     """
     Which MAAS flavour(s) are installed, the version, the run mode and snap channel.
 
@@ -181,7 +181,7 @@ class MaasInstall(FactBase):
         }
 
 
-class MaasRegistration(FactBase):
+class MaasRegistration(Fact):
     """
     The MAAS data dir, node id and a digest of the shared secret (never its value).
 
@@ -225,7 +225,7 @@ class MaasRegistration(FactBase):
         }
 
 
-class MaasHostname(FactBase):
+class MaasHostname(Fact):
     """
     The name MAAS knows this host by: its kernel hostname (``uname -n``) without the domain.
     MAAS keeps a controller's short hostname (the domain dropped when it registers) and
@@ -240,7 +240,7 @@ class MaasHostname(FactBase):
         return name.split(".", 1)[0] or None
 
 
-class MaasSecretPath(FactBase):
+class MaasSecretPath(Fact):
     """Path of the existing MAAS shared secret file, or ``None`` (for ad-hoc queries)."""
 
     def command(self) -> str:
@@ -253,7 +253,7 @@ class MaasSecretPath(FactBase):
         return None
 
 
-class MaasSecret(FactBase):
+class MaasSecret(Fact):
     """
     The MAAS shared secret value itself.
 
@@ -270,7 +270,7 @@ class MaasSecret(FactBase):
         return value or None
 
 
-class MaasAdminUser(FactBase):
+class MaasAdminUser(Fact):
     """
     Whether a MAAS user exists, asked through the region's ``apikey`` command.
 

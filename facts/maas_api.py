@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 UNAVAILABLE = "##unavailable"
 
@@ -48,7 +48,7 @@ def _rack_controller(node: dict) -> dict:
     }
 
 
-class MaasCliProfiles(FactBase):
+class MaasCliProfiles(Fact):
     """
     Profiles of the local ``maas`` CLI: ``{name: url}`` (the key column is cut off on
     the host). ``{}`` when the CLI is missing or has no profile.
@@ -72,7 +72,7 @@ class MaasCliProfiles(FactBase):
         return profiles
 
 
-class MaasRackControllers(FactBase):
+class MaasRackControllers(Fact):
     """
     Rack controllers (including region+rack) known to the region, through ``profile``:
     ``[{"system_id", "hostname", "ip_addresses", "version", "node_type",
@@ -89,7 +89,7 @@ class MaasRackControllers(FactBase):
         return [_rack_controller(node) for node in data]
 
 
-class MaasVlans(FactBase):
+class MaasVlans(Fact):
     """
     Every VLAN of every fabric (``fabrics read`` embeds them):
     ``[{"id", "fabric", "fabric_id", "vid", "primary_rack", "secondary_rack", "dhcp_on"}]``,
@@ -120,7 +120,7 @@ class MaasVlans(FactBase):
         return vlans
 
 
-class MaasIpRanges(FactBase):
+class MaasIpRanges(Fact):
     """
     Reserved and dynamic IP ranges with where they live:
     ``[{"type", "start_ip", "end_ip", "subnet_cidr", "vid", "fabric_id"}]``, or ``None``.

@@ -1,5 +1,9 @@
 """regiond.conf / rackd.conf: ownership, mode and settings, with secret values digested.
 
+Deploys pass the path their inventory's flavour implies. Asked without one (an operator's
+ad-hoc question to a fleet that mixes deb and snap hosts), a fact reads the file where the
+host's own install keeps it, and answers ``NOT_INSTALLED`` where there is none.
+
 regiond.conf is read on the host by a tiny ``python3`` + ``yaml`` script (both are always
 present on MAAS hosts) that replaces every secret value by a keyed digest before anything
 is printed (facts/keyed_digest.py: nothing printed allows an offline guess of the password).
@@ -13,10 +17,9 @@ import json
 import shlex
 
 import yaml
-from pyinfra.api import FactBase
-
 from facts import keyed_digest
-from facts.maas import require_flavour
+from facts.maas import SNAP_MODE_PATH, require_flavour
+from facts.usage import Fact
 
 CONFIG_PATHS = {
     ("regiond", "deb"): "/etc/maas/regiond.conf",
@@ -24,6 +27,9 @@ CONFIG_PATHS = {
     ("regiond", "snap"): "/var/snap/maas/current/regiond.conf",
     ("rackd", "snap"): "/var/snap/maas/current/rackd.conf",
 }
+
+NOT_INSTALLED = "not installed"
+_NOT_INSTALLED_MARK = "##not-installed"
 
 # Keys whose values are secrets: printed only as keyed digests.
 SECRET_KEYS = ("database_pass", "vault_secret_id", "vault_approle_id")
@@ -81,10 +87,42 @@ def _parse_settings(text: str):
     return data if isinstance(data, dict) else None
 
 
-class _MaasConfFact(FactBase):
+def _find_config(kind: str) -> str:
+    """Shell setting ``P`` to the host's own config of ``kind`` (empty when there is none).
+
+    As for the data dir (facts.maas): the snap's file when ``snap_mode`` exists, else the
+    deb one, else the snap's."""
+    deb, snap = CONFIG_PATHS[(kind, "deb")], CONFIG_PATHS[(kind, "snap")]
+    return (
+        f"if [ -f {SNAP_MODE_PATH} ] && [ -f {snap} ]; then P={snap}; "
+        f"elif [ -f {deb} ]; then P={deb}; elif [ -f {snap} ]; then P={snap}; else P=; fi"
+    )
+
+
+class _MaasConfFact(Fact):
     abstract = True
+    kind = ""  # "regiond" or "rackd"
+
+    def command(self, path=None) -> str:
+        return self.locate(path, self.read_command)
+
+    def locate(self, path, read) -> str:
+        """``read(quoted)`` (the commands reading the file at the shell word ``quoted``) for
+        ``path``; without one, for the host's own file, or the not-installed mark."""
+        if path is not None:
+            return read(shlex.quote(path))
+        own = read('"$P"')
+        return (
+            f'{_find_config(self.kind)}; if [ -n "$P" ]; then {own}; '
+            f"else echo '{_NOT_INSTALLED_MARK}'; fi"
+        )
+
+    def read_command(self, quoted: str) -> str:
+        raise NotImplementedError
 
     def process(self, output):
+        if [line.strip() for line in output] == [_NOT_INSTALLED_MARK]:
+            return NOT_INSTALLED
         result = {
             "path": None,
             "exists": False,
@@ -117,7 +155,8 @@ class _MaasConfFact(FactBase):
 
 class RegiondConf(_MaasConfFact):
     """
-    regiond.conf at ``path``: owner, group, octal mode and its settings.
+    regiond.conf at ``path`` (default: the host's own, or ``NOT_INSTALLED``): owner, group,
+    octal mode and its settings.
 
     ``database_pass``/``vault_secret_id``/``vault_approle_id`` come back as keyed digests
     (``dh:<host public>:<hmac>``, see facts/keyed_digest.py; compare with
@@ -136,25 +175,27 @@ class RegiondConf(_MaasConfFact):
         }
     """
 
-    def command(self, path, peer=None) -> str:
-        quoted = shlex.quote(path)
-        peer = peer or keyed_digest.public_value()
-        return (
-            f"echo path={quoted}; "
-            f"if [ -f {quoted} ]; then stat -c 'stat=%U %G %a' {quoted}; "
-            f"python3 -c {shlex.quote(_READ_SCRIPT.strip())} {quoted} {shlex.quote(peer)} "
-            "|| echo 'error=python3/yaml unavailable'; "
-            "else echo absent; fi"
-        )
+    kind = "regiond"
 
-    def process(self, output):
-        return super().process(output)
+    def command(self, path=None, peer=None) -> str:
+        peer = peer or keyed_digest.public_value()
+
+        def read(quoted: str) -> str:
+            return (
+                f"echo path={quoted}; "
+                f"if [ -f {quoted} ]; then stat -c 'stat=%U %G %a' {quoted}; "
+                f"python3 -c {shlex.quote(_READ_SCRIPT.strip())} {quoted} {shlex.quote(peer)} "
+                "|| echo 'error=python3/yaml unavailable'; "
+                "else echo absent; fi"
+            )
+        return self.locate(path, read)
 
 
 class RackdConf(_MaasConfFact):
     """
-    rackd.conf at ``path``: owner, group, octal mode and its settings (``maas_url``
-    may be a list or a plain string). Same shape as ``RegiondConf``.
+    rackd.conf at ``path`` (default: the host's own, or ``NOT_INSTALLED``): owner, group,
+    octal mode and its settings (``maas_url`` may be a list or a plain string). Same shape
+    as ``RegiondConf``.
 
     rackd.conf holds no secrets (MAAS's rack keys are URLs, ports and paths), so the file
     is read with ``cat`` and parsed here: every rack runs this in every deploy, and a
@@ -163,8 +204,9 @@ class RackdConf(_MaasConfFact):
     on the host and the fact reports ``RACKD_MASKED`` for it.
     """
 
-    def command(self, path) -> str:
-        quoted = shlex.quote(path)
+    kind = "rackd"
+
+    def read_command(self, quoted: str) -> str:
         keys = "|".join(SECRET_KEYS)
         return (
             f"echo path={quoted}; "
@@ -183,6 +225,6 @@ class RackdConf(_MaasConfFact):
             else:
                 head.append(line)
         result = super().process(head)
-        if text is not None:
+        if text is not None and result != NOT_INSTALLED:
             result["settings"] = _parse_settings("\n".join(text))
         return result

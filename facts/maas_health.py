@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 LOCAL_API = "http://localhost:5240/MAAS/"
 
@@ -25,7 +25,7 @@ except Exception:
 """
 
 
-class MaasRegionApiVersion(FactBase):
+class MaasRegionApiVersion(Fact):
     """The MAAS version the local region API reports (``api/2.0/version/``), or ``None``.
 
     ``None`` when nothing answers on the URL (region not installed, not started, failing).

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import shlex
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 
-class OsRelease(FactBase):
+class OsRelease(Fact):
     """
     The host's ``ID``, ``VERSION_ID`` and series (``VERSION_CODENAME``, else
     ``UBUNTU_CODENAME``) from ``/etc/os-release`` (else ``/usr/lib/os-release``, as

@@ -16,15 +16,14 @@ import base64
 import hashlib
 import hmac
 import ipaddress
-import re
 import os
+import re
 import shlex
 import stringprep
 import unicodedata
 
-from pyinfra.api import FactBase
-
 from facts import keyed_digest
+from facts.usage import Fact
 
 # Live settings the operations compare against (PostgresSettings).
 SETTING_NAMES = (
@@ -64,7 +63,7 @@ def psql_query_command(sql: str, port: int | str = 5432, separator: str | None =
     return f"psql -p {int(port)} -AtX{sep} -c {shell_double_quote(sql)} || true"
 
 
-class PostgresClusters(FactBase):
+class PostgresClusters(Fact):
     """PostgreSQL clusters known to Debian's ``postgresql-common`` (``pg_lsclusters``).
 
     .. code:: python
@@ -102,7 +101,7 @@ class PostgresClusters(FactBase):
         return clusters
 
 
-class PostgresSettings(FactBase):
+class PostgresSettings(Fact):
     """The running server's view of the settings maas-ha manages or needs to find files.
 
     Read from ``pg_settings`` (run it as the ``postgres`` user):
@@ -141,7 +140,7 @@ class PostgresSettings(FactBase):
         return settings
 
 
-class PostgresIncludeDirs(FactBase):
+class PostgresIncludeDirs(Fact):
     """The ``include_dir`` directives of a PostgreSQL config file, in file order.
 
     Lets the settings operation confirm that its ``conf.d`` drop-in is read at all
@@ -235,8 +234,10 @@ def normalise_hba_address(address: str, mask: str | None = None) -> str:
     return f"{network.network_address}/{network.prefixlen}"
 
 
-class PgHbaEntries(FactBase):
-    """The entries of a ``pg_hba.conf`` file (read it as root), with their line numbers.
+class PgHbaEntries(Fact):
+    """The entries of a ``pg_hba.conf`` file, with their line numbers: the file at ``path``
+    (read it as root), or without one the running server's own ``hba_file`` (ask as the
+    ``postgres`` user, like ``PostgresSettings``).
 
     .. code:: python
 
@@ -251,7 +252,10 @@ class PgHbaEntries(FactBase):
 
     default = list
 
-    def command(self, path):
+    def command(self, path=None):
+        if path is None:  # Debian's psql picks the host's cluster (pg_wrapper)
+            return ('F=$(psql -AtX -c "SHOW hba_file" 2>/dev/null || true); '
+                    'if [ -n "$F" ] && [ -f "$F" ]; then cat "$F"; fi')
         quoted = shell_double_quote(path)
         return f"if [ -f {quoted} ]; then cat {quoted}; fi"
 
@@ -339,7 +343,7 @@ for line in sys.stdin:
 """
 
 
-class PostgresRolePassword(FactBase):
+class PostgresRolePassword(Fact):
     """What is needed to check a role's stored password locally (run as ``postgres``), never
     the stored verifier itself.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState")
 _KEYS = {"LoadState": "load", "ActiveState": "active", "SubState": "sub", "UnitFileState": "enabled"}
@@ -19,7 +19,7 @@ def _service(unit: str) -> str:
     return unit if unit.endswith((".service", ".socket", ".timer", ".target")) else unit + ".service"
 
 
-class SystemdUnits(FactBase):
+class SystemdUnits(Fact):
     """
     ``{unit: {"load", "active", "sub", "enabled"}}`` for the given units (names without
     ``.service``), as ``systemctl show`` reports them: ``load`` is ``loaded``, ``masked`` or
@@ -61,7 +61,7 @@ def unit_running(state: dict | None) -> bool:
     return state.get("active") == "active" and state.get("enabled") in ("enabled", "static", "alias")
 
 
-class SystemdUnitLog(FactBase):
+class SystemdUnitLog(Fact):
     """The last lines a unit logged (its own output, not systemd's lines about it), or []."""
 
     default = list

@@ -12,7 +12,7 @@ nothing here runs ``lxd`` or ``lxc``).
 
 from __future__ import annotations
 
-from pyinfra.api import FactBase
+from facts.usage import Fact
 
 _UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
@@ -44,7 +44,7 @@ EVIDENCE = {
 }
 
 
-class VmHostSoftware(FactBase):
+class VmHostSoftware(Fact):
     """
     Sorted list of the VM-host stacks in use: ``"libvirt"`` (a libvirt daemon installed or
     running), ``"lxd"`` (LXD with instances or a managed network); ``[]`` when none. Client

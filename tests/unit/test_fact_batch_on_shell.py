@@ -63,5 +63,8 @@ def test_parts_run_side_by_side(batchable, tmp_path):
 
 
 def test_unknown_fact_is_refused():
-    with pytest.raises(ValueError, match="cannot be batched"):
-        FactBatch().command([["Hostname", {}]])
+    # a usage error: the host answers it with one line and fails the fact (facts/usage.py)
+    result = subprocess.run(["sh", "-c", FactBatch().command([["Hostname", {}]])],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2
+    assert result.stderr.startswith("facts.batch.FactBatch: fact 'Hostname' cannot be batched")
