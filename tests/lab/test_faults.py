@@ -87,7 +87,10 @@ def test_wrong_secret_fails_the_rack_clearly(lab, bare):
     try:
         result = lab.deploy(env, label="wrong-secret")
         assert result.returncode != 0
-        assert failed_hosts(result.output) == {"rack1"}, result.tail(30)
+        # the rack fails, and so does the primary's check that MAAS sees every rack running
+        assert failed_hosts(result.output) == {"rack1", "region1"}, result.tail(30)
+        assert re.search(r"^\s*\[region1\]\s+MAAS does not report rackd running within \d+s on: "
+                         r"rack1 \(rackd not registered\)", result.output, re.M), result.tail(30)
         # the failure says what was awaited, for how long, and where the secret came from
         assert re.search(r"^\s*\[rack1\]\s+rack1: rack did not register within 20s with the region at "
                          r"http://\S+(?:, http://\S+)* using the secret from region1:/var/lib/maas/secret "
@@ -115,7 +118,10 @@ def test_unreachable_host_mid_run_then_rerun_finishes(lab, bare):
     result = lab.deploy(ENV, label="unreachable-mid-run", on_line=cut_rack2)
     assert cut["done"]
     assert result.returncode != 0
-    assert failed_hosts(result.output) == {"rack2"}, result.tail(40)
+    # rack2 fails, and the primary's check that MAAS sees every rack running names it
+    assert failed_hosts(result.output) == {"rack2", "region1"}, result.tail(40)
+    assert re.search(r"^\s*\[region1\]\s+MAAS does not report rackd running within \d+s on: rack2 ",
+                     result.output, re.M), result.tail(40)
     ha_checks.assert_racks_known_everywhere(lab, ["region1", "region2"], ["rack1"])
 
     again = lab.deploy(ENV, label="rerun-after-unreachable")
