@@ -16,8 +16,8 @@ import config
 from config import GROUP_RACK, GROUP_REGION, SettingError
 from facts.maas import MaasHostname, MaasInstall, MaasRegistration, secret_path
 from facts.maas_api import MaasRackControllers, MaasVlans
-from deploys.topology import gather
 from operations import maas_dhcp, maas_rack
+from run.gather import gather
 
 GROUP_MOVE_TARGET = "maas_move_target"
 

@@ -33,10 +33,10 @@ from pyinfra.api import deploy
 import config
 from deploys.region import configure_and_restart, region_settings
 from facts.maas import REGION_MODES
-from facts.memo import once_per_run
 from operations import maas_rolling
 from operations.maas_region import regiond_differences, wanted_regiond
-from operations.phases import barrier
+from run.once import once_per_run
+from run.phases import barrier
 
 BACKEND = "maas_regions"  # the backend name in operations/templates/haproxy.cfg.j2
 

@@ -13,27 +13,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import gevent
-from pyinfra.context import ctx_config, ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Cpus
 
 import config
 from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
 from deploys.packages import series_problem
-from facts.batch import BATCHABLE, FactBatch
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles, MaasRackControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
 from facts.maas_units import rack_unit, region_service_units
-from facts.memo import once_per_run, remember
 from facts.os_release import OsRelease
 from facts.pg_cluster import PostgresSettings
 from facts.systemd_units import SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
+from run.batch import BATCHABLE, FactBatch
+from run.gather import gather_many
+from run.memo import remember
+from run.once import once_per_run
 
 
 @dataclass
@@ -86,35 +86,6 @@ class Topology:
                     and registration.get("secret_sha256") == self.secret_sha256)
 
 
-def gather(fact_cls, hosts, kwargs_of=None, **kwargs) -> dict:
-    """One fact from many hosts, in parallel (each greenlet with its own host context).
-    `kwargs_of(host)`, when given, is the fact's arguments for that host.
-
-    Hosts pyinfra could not connect to answer None: they sit this run out, and the guards
-    treat what they would have said as unknown."""
-
-    def one(host):
-        if host in host.state.failed_hosts:
-            return None
-        with ctx_config.use(host.state.config.copy()), ctx_host.use(host):
-            return host.get_fact(fact_cls, **(kwargs_of(host) if kwargs_of else kwargs))
-
-    jobs = {host.name: gevent.spawn(one, host) for host in hosts}
-    gevent.joinall(list(jobs.values()), raise_error=True)
-    return {name: job.value for name, job in jobs.items()}
-
-
-def gather_many(requests: dict) -> dict:
-    """Several ``gather`` calls at once: {key: (fact class, hosts[, kwargs_of])} ->
-    {key: {host name: value}}.
-
-    All facts of all hosts are asked at the same time: the run's planning waits for the
-    slowest answer once, not once per fact."""
-    jobs = {key: gevent.spawn(gather, *request) for key, request in requests.items()}
-    gevent.joinall(list(jobs.values()), raise_error=True)
-    return {key: job.value for key, job in jobs.items()}
-
-
 def get_topology(state, inventory) -> Topology:
     """The run's Topology, computed once (validation, facts, guards) and shared by all hosts."""
     return once_per_run(state, "topology", lambda: _build(inventory))
@@ -158,7 +129,7 @@ def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
 
     One parallel round, and one command per host (``FactBatch``) rather than one per fact; a
     region whose worker count the inventory sets needs no CPU count. Values that operations
-    read again are remembered for them (facts/memo.py). A host pyinfra could not reach
+    read again are remembered for them (run/memo.py). A host pyinfra could not reach
     answers None for each of its facts."""
     asks: dict = {}  # host -> {key: (fact name, kwargs)}
 

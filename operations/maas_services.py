@@ -15,7 +15,7 @@ import shlex
 from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 
-from facts.memo import recall
+from run.memo import recall
 from facts.systemd_units import SystemdUnitLog, SystemdUnits, unit_running as is_running
 
 SETTLE_SECONDS = 5
