@@ -23,7 +23,7 @@ GROUP_MOVE_TARGET = "maas_move_target"
 
 
 def check_limit(limit_hosts, inventory, setting: str, script: str) -> None:
-    """Refuse a `--limit` (pyinfra's ``state.limit_hosts``) that leaves out the primary
+    """Refuse a `--limit` (``run.pyinfra_internals.limit_hosts``) that leaves out the primary
     region or the rack: the work would silently not happen there."""
     if limit_hosts is None:
         return

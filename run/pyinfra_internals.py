@@ -7,8 +7,8 @@ executing (``State.is_executing``), the operation a host is executing
 (``Host.executing_op_hash``, ``Host.nested_executing_op_hash``) and its global arguments
 (``State.get_op_data_for_host``), the arguments pyinfra would use outside an operation
 (``pyinfra.api.arguments.pop_global_arguments``), the hosts that failed
-(``State.failed_hosts``), and the context a fact is read in for a host (``ctx_config``,
-``ctx_host``). They are read here and nowhere else, and
+(``State.failed_hosts``), the hosts ``--limit`` keeps (``State.limit_hosts``), and the
+context a fact is read in for a host (``ctx_config``, ``ctx_host``). They are read here and nowhere else, and
 tests/unit/test_pyinfra_internals.py pins each of them on the installed pyinfra, so that an
 upgrade that changes one fails there, naming it, rather than somewhere in a deploy.
 """
@@ -45,6 +45,11 @@ def has_failed(host) -> bool:
     """True when pyinfra has given up on `host` in this run (it could not connect, or an
     operation failed): the host sits the rest of the run out."""
     return host in host.state.failed_hosts
+
+
+def limit_hosts(state):
+    """The hosts ``--limit`` keeps in this run, or None when the run has no limit."""
+    return state.limit_hosts
 
 
 def global_arguments(state, host) -> dict:

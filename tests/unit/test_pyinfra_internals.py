@@ -45,6 +45,7 @@ def test_state_keeps_each_hosts_operations_and_failures(local_state):
     pinned(callable(getattr(state, "get_op_data_for_host", None))
            and list(inspect.signature(state.get_op_data_for_host).parameters) == ["host", "op_hash"],
            "State.get_op_data_for_host(host, op_hash)")
+    pinned(getattr(state, "limit_hosts", "absent") is None, "State.limit_hosts is None without --limit")
     pinned(callable(getattr(state.config, "copy", None)), "State.config.copy()")
 
 
@@ -78,6 +79,15 @@ def test_outside_an_operation_the_host_data_and_config_apply():
     arguments = internals.global_arguments(state, inventory.get_host("@local"))
     assert arguments["_sudo"] is True and arguments["_sudo_user"] == "maas"
     assert "_timeout" in arguments  # every global argument, with its default
+
+
+def test_the_limit_is_the_hosts_it_keeps():
+    inventory = Inventory((["@local", "other"], {}))
+    kept = [inventory.get_host("@local")]
+    state = State(inventory=inventory, config=Config(), initial_limit=kept)
+    assert internals.limit_hosts(state) == kept
+    pinned(state.is_host_in_limit(kept[0]) and not state.is_host_in_limit(inventory.get_host("other")),
+           "State.limit_hosts is the list of hosts --limit keeps")
 
 
 def test_a_failed_host_sits_out(local_state):
