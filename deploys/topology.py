@@ -164,7 +164,8 @@ OPENING_ROUND = (
     Ask("vm_software", VmHostSoftware, lambda t: t.racks),
     Ask("registrations", MaasRegistration,
         lambda t: list(dict.fromkeys([t.primary] + t.racks)) if t.racks else []),
-    Ask("region_confs", RegiondConf, lambda t: t.regions, lambda r: {"path": config_path("regiond", _flavour(r))}),
+    Ask("region_confs", RegiondConf, lambda t: t.regions,
+        lambda r: {"path": config_path("regiond", _flavour(r))}),
     Ask("region_answers", MaasRegionApiVersion, lambda t: t.regions),
     Ask("cli_profiles", MaasCliProfiles, lambda t: t.regions, lambda r: {"maas_cli": api_cli(_flavour(r))}),
     Ask("admin_users", MaasAdminUser, lambda t: [t.primary],
@@ -225,7 +226,8 @@ def _opening_round(topo: Topology) -> dict:
             batches.setdefault(one, []).append([ask.fact.__name__, arguments])
     answers = gather_many({
         # regions' checks (API, CLI, admin) are slow: side by side there; racks are many and cheap
-        "batch": (FactBatch, list(batches), lambda one: {"facts": batches[one], "side_by_side": one in topo.regions}),
+        "batch": (FactBatch, list(batches),
+                  lambda one: {"facts": batches[one], "side_by_side": one in topo.regions}),
         **{ask.key: (ask.fact, list(asked[ask.key]), asked[ask.key].get)
            for ask in OPENING_ROUND if not ask.batched},
     })

@@ -43,4 +43,3 @@ def recall(host, fact_cls, **kwargs):
     value = host.get_fact(fact_cls, **kwargs)
     memo[key] = (mark, value)
     return value
-

@@ -8,9 +8,10 @@ executing (``State.is_executing``), the operation a host is executing
 (``State.get_op_data_for_host``), the arguments pyinfra would use outside an operation
 (``pyinfra.api.arguments.pop_global_arguments``), the hosts that failed
 (``State.failed_hosts``), the hosts ``--limit`` keeps (``State.limit_hosts``), and the
-context a fact is read in for a host (``ctx_config``, ``ctx_host``). They are read here and nowhere else, and
-tests/unit/test_pyinfra_internals.py pins each of them on the installed pyinfra, so that an
-upgrade that changes one fails there, naming it, rather than somewhere in a deploy.
+context a fact is read in for a host (``ctx_config``, ``ctx_host``). They are read here and
+nowhere else, and tests/unit/test_pyinfra_internals.py pins each of them on the installed
+pyinfra, so that an upgrade that changes one fails there, naming it, rather than somewhere
+in a deploy.
 """
 
 from __future__ import annotations

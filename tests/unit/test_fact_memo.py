@@ -1,4 +1,5 @@
-"""run/memo.py and run/once.py: a fact read earlier in the run is reused only while the host ran nothing."""
+"""run/memo.py: a fact read earlier in the run is reused only while the host ran nothing;
+run/once.py: a value every host needs is computed once per run."""
 
 from types import SimpleNamespace
 

@@ -41,8 +41,8 @@ def asked(monkeypatch):
     monkeypatch.setattr(gather_module, "gather", gather)
     for guard in ("_check_installs", "_check_series", "_check_racks"):
         monkeypatch.setattr(topo_module, guard, lambda topo: None)
-    monkeypatch.setattr(topo_module, "remember",
-                        lambda host, fact_cls, value, **kwargs: remembered.append((host.name, fact_cls.__name__)))
+    monkeypatch.setattr(topo_module, "remember", lambda host, fact_cls, value, **kwargs:
+                        remembered.append((host.name, fact_cls.__name__)))
     return SimpleNamespace(calls=calls, remembered=remembered)
 
 
@@ -69,7 +69,8 @@ def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_
     ], "side_by_side": True}
     assert "pg1" not in batches
     alone = sorted((name, host, arguments) for name, host, arguments in asked.calls if name != "FactBatch")
-    assert alone == [("Cpus", "r1", {}), ("Cpus", "r2", {}), ("DebPackages", "lb1", {}), ("DebPackages", "pg1", {}),
+    assert alone == [("Cpus", "r1", {}), ("Cpus", "r2", {}),
+                     ("DebPackages", "lb1", {}), ("DebPackages", "pg1", {}),
                      ("PostgresSettings", "pg1", {"_sudo": True, "_sudo_user": "postgres", "port": 5432})]
     assert not {name for name, _, _ in alone} & set(BATCHABLE)
 
