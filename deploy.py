@@ -6,7 +6,7 @@ Order: guards (nothing runs if any refuses), PostgreSQL, region software, the re
 configured and restarted one at a time behind HAProxy (deploys/rolling_restart.py), HAProxy,
 racks, DHCP HA. pyinfra interleaves hosts by the position of each operation in their own
 list, so the phases are separated by barriers that the hosts concerned pass together
-(operations/phases.py).
+(run/phases.py).
 """
 
 from pyinfra import host, inventory, state
@@ -18,7 +18,7 @@ from deploys.rack import maas_rack_controller, maas_racks_live, rack_settled
 from deploys.region import maas_region_access, maas_region_software
 from deploys.rolling_restart import get_plan, rolling_region_restart
 from deploys.topology import get_topology
-from operations.phases import barrier
+from run.phases import barrier
 
 topology = get_topology(state, inventory)
 # A rack whose every step would report "no change" sits out the steps and the barriers.

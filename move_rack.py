@@ -13,8 +13,9 @@ from pyinfra import host, inventory, state
 
 from deploys.rack_lifecycle import check_limit, join_other_maas, release_rack, target_rack
 from deploys.topology import get_topology
+from run.pyinfra_internals import limit_hosts
 
-check_limit(state.limit_hosts, inventory, "maas_move_rack", "move_rack.py")
+check_limit(limit_hosts(state), inventory, "maas_move_rack", "move_rack.py")
 topology = get_topology(state, inventory)
 rack = target_rack(topology, "maas_move_rack")
 

@@ -16,14 +16,14 @@ import config
 from config import GROUP_RACK, GROUP_REGION, SettingError
 from facts.maas import MaasHostname, MaasInstall, MaasRegistration, secret_path
 from facts.maas_api import MaasRackControllers, MaasVlans
-from deploys.topology import gather
 from operations import maas_dhcp, maas_rack
+from run.gather import gather
 
 GROUP_MOVE_TARGET = "maas_move_target"
 
 
 def check_limit(limit_hosts, inventory, setting: str, script: str) -> None:
-    """Refuse a `--limit` (pyinfra's ``state.limit_hosts``) that leaves out the primary
+    """Refuse a `--limit` (``run.pyinfra_internals.limit_hosts``) that leaves out the primary
     region or the rack: the work would silently not happen there."""
     if limit_hosts is None:
         return

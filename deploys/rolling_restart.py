@@ -33,10 +33,11 @@ from pyinfra.api import deploy
 import config
 from deploys.region import configure_and_restart, region_settings
 from facts.maas import REGION_MODES
-from facts.memo import once_per_run
 from operations import maas_rolling
 from operations.maas_region import regiond_differences, wanted_regiond
-from operations.phases import barrier
+from run.once import once_per_run
+from run.phases import barrier
+from run.pyinfra_internals import has_failed
 
 BACKEND = "maas_regions"  # the backend name in operations/templates/haproxy.cfg.j2
 
@@ -64,7 +65,7 @@ class RollingPlan:
 
         def check() -> bool:
             failed = [h.name for h in self.participants
-                      if h in h.state.failed_hosts and h.name not in self.sitting_out]
+                      if has_failed(h) and h.name not in self.sitting_out]
             if not failed:
                 return True
             if announce and (host.name, region.name) not in self.announced:
@@ -97,7 +98,7 @@ def _build(topology) -> RollingPlan:
     plan = RollingPlan(regions=list(topology.regions), haproxies=list(topology.haproxies))
     # Hosts that were already out before anything ran (unreachable) sit the run out; only a
     # failure during the run stops the rollout. The drain refuses when no other region is UP.
-    plan.sitting_out = {h.name for h in plan.participants if h in h.state.failed_hosts}
+    plan.sitting_out = {h.name for h in plan.participants if has_failed(h)}
     settings = {region.name: region_settings(topology, region) for region in plan.regions}
     # regiond.conf, the API and HAProxy's servers, as read in the topology's round
     confs, answers, servers = topology.region_confs, topology.region_answers, topology.haproxy_servers

@@ -11,62 +11,77 @@ executes a single operation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import gevent
-from pyinfra.context import ctx_config, ctx_host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Cpus
 
 import config
 from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
 from deploys.packages import series_problem
-from facts.batch import BATCHABLE, FactBatch
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles, MaasRackControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
 from facts.maas_units import rack_unit, region_service_units
-from facts.memo import once_per_run, remember
 from facts.os_release import OsRelease
 from facts.pg_cluster import PostgresSettings
 from facts.systemd_units import SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
+from run.batch import BATCHABLE, FactBatch
+from run.gather import gather_many
+from run.memo import remember
+from run.once import once_per_run
 
 
 @dataclass
 class Topology:
-    """The MAAS cluster as the inventory describes it and the hosts report it."""
+    """The MAAS cluster as the inventory describes it and the hosts report it.
+
+    The fields after the four host lists hold the opening round's answers, one per entry of
+    ``OPENING_ROUND`` and named by its key: {host name: fact value}, for the guards here and
+    for the later steps (deploys/rolling_restart.py, region.py, rack.py, ...), so that they
+    do not each wait for a round of their own."""
 
     postgres: list
     regions: list
     racks: list
     haproxies: list
+    # the opening round (OPENING_ROUND; tests/unit/test_opening_round.py keeps the two alike)
     installs: dict = field(default_factory=dict)
+    os_releases: dict = field(default_factory=dict)  # deb MAAS hosts: their OsRelease
+    vm_software: dict = field(default_factory=dict)
+    registrations: dict = field(default_factory=dict)
+    region_confs: dict = field(default_factory=dict)
+    region_answers: dict = field(default_factory=dict)
+    cli_profiles: dict = field(default_factory=dict)
+    admin_users: dict = field(default_factory=dict)
+    haproxy_servers: dict = field(default_factory=dict)
+    rack_confs: dict = field(default_factory=dict)
+    rack_units: dict = field(default_factory=dict)  # {rack: {unit: state}} (facts/systemd_units.py)
+    region_units: dict = field(default_factory=dict)  # {region: {unit: state}}
+    rack_services: dict = field(default_factory=dict)
+    cpus: dict = field(default_factory=dict)
+    rack_hostnames: dict = field(default_factory=dict)
+    deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
+    pg_settings: dict = field(default_factory=dict)
+    # derived from the inventory and the round
     workers: dict = field(default_factory=dict)
     budget: config.ConnectionBudget | None = None
     max_connections: int = 100
     secret_sha256: str | None = None
-    registrations: dict = field(default_factory=dict)
-    rack_hostnames: dict = field(default_factory=dict)
-    # Read in the same round for the later steps (deploys/rolling_restart.py, region.py), so
-    # that they do not each wait for a round of their own: {host name: fact value}.
-    region_confs: dict = field(default_factory=dict)
-    region_answers: dict = field(default_factory=dict)
-    haproxy_servers: dict = field(default_factory=dict)
-    admin_users: dict = field(default_factory=dict)
-    cli_profiles: dict = field(default_factory=dict)
-    deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
-    rack_confs: dict = field(default_factory=dict)
-    os_releases: dict = field(default_factory=dict)  # deb MAAS hosts: their OsRelease
-    rack_units: dict = field(default_factory=dict)  # {rack: {unit: state}} (facts/systemd_units.py)
-    region_units: dict = field(default_factory=dict)  # {region: {unit: state}}
 
     @property
     def primary(self):
         return self.regions[0]
+
+    @property
+    def maas_hosts(self) -> list:
+        """Regions and racks, each once (a region+rack host is both)."""
+        return list(dict.fromkeys(self.regions + self.racks))
 
     @property
     def region_urls(self) -> list[str]:
@@ -84,133 +99,6 @@ class Topology:
         registration = self.registrations.get(host.name) or {}
         return bool(registration.get("maas_id") and self.secret_sha256
                     and registration.get("secret_sha256") == self.secret_sha256)
-
-
-def gather(fact_cls, hosts, kwargs_of=None, **kwargs) -> dict:
-    """One fact from many hosts, in parallel (each greenlet with its own host context).
-    `kwargs_of(host)`, when given, is the fact's arguments for that host.
-
-    Hosts pyinfra could not connect to answer None: they sit this run out, and the guards
-    treat what they would have said as unknown."""
-
-    def one(host):
-        if host in host.state.failed_hosts:
-            return None
-        with ctx_config.use(host.state.config.copy()), ctx_host.use(host):
-            return host.get_fact(fact_cls, **(kwargs_of(host) if kwargs_of else kwargs))
-
-    jobs = {host.name: gevent.spawn(one, host) for host in hosts}
-    gevent.joinall(list(jobs.values()), raise_error=True)
-    return {name: job.value for name, job in jobs.items()}
-
-
-def gather_many(requests: dict) -> dict:
-    """Several ``gather`` calls at once: {key: (fact class, hosts[, kwargs_of])} ->
-    {key: {host name: value}}.
-
-    All facts of all hosts are asked at the same time: the run's planning waits for the
-    slowest answer once, not once per fact."""
-    jobs = {key: gevent.spawn(gather, *request) for key, request in requests.items()}
-    gevent.joinall(list(jobs.values()), raise_error=True)
-    return {key: job.value for key, job in jobs.items()}
-
-
-def get_topology(state, inventory) -> Topology:
-    """The run's Topology, computed once (validation, facts, guards) and shared by all hosts."""
-    return once_per_run(state, "topology", lambda: _build(inventory))
-
-
-def _build(inventory) -> Topology:
-    config.validate_inventory(inventory)
-    topo = Topology(
-        postgres=config.hosts_of(inventory, GROUP_POSTGRES),
-        regions=config.hosts_of(inventory, GROUP_REGION),
-        racks=config.hosts_of(inventory, GROUP_RACK),
-        haproxies=config.hosts_of(inventory, GROUP_HAPROXY),
-    )
-    maas_hosts = list(dict.fromkeys(topo.regions + topo.racks))
-    dhcp_racks = {vlan[key] for vlan in config.get(topo.primary, "maas_dhcp_vlans")
-                  for key in ("primary_rack", "secondary_rack")}
-    racks_by_name = {rack.name: rack for rack in topo.racks}
-    facts = _opening_round(topo, maas_hosts, [racks_by_name[name] for name in sorted(dhcp_racks)])
-    for name in ("installs", "registrations", "rack_hostnames", "region_confs", "region_answers",
-                 "haproxy_servers", "admin_users", "cli_profiles", "deb_packages", "rack_confs",
-                 "os_releases", "rack_units", "region_units"):
-        setattr(topo, name, facts[name])
-    _check_installs(topo)
-    _check_series(topo)
-    _check_racks(topo, facts["vm_software"], facts["registrations"])
-    cpus = facts["cpus"]
-    # A region that cannot be reached counts at the most workers, so that the database's
-    # connection limit never shrinks because a host was briefly away.
-    topo.workers = {
-        region.name: config.get(region, "maas_num_workers")
-        or config.default_num_workers(cpus[region.name] or config.MAX_WORKERS)
-        for region in topo.regions
-    }
-    _size_connections(topo)
-    return topo
-
-
-def _opening_round(topo: Topology, maas_hosts: list, dhcp_racks: list) -> dict:
-    """Every fact the guards, the sizes, the rolling plan and the later steps need:
-    {key: {host name: value}}.
-
-    One parallel round, and one command per host (``FactBatch``) rather than one per fact; a
-    region whose worker count the inventory sets needs no CPU count. Values that operations
-    read again are remembered for them (facts/memo.py). A host pyinfra could not reach
-    answers None for each of its facts."""
-    asks: dict = {}  # host -> {key: (fact name, kwargs)}
-
-    def ask(key, fact_cls, hosts, kwargs_of=lambda _host: {}):
-        for one in hosts:
-            asks.setdefault(one, {})[key] = (fact_cls.__name__, kwargs_of(one))
-
-    def flavour(one):
-        return config.get(one, "maas_flavour")
-
-    ask("installs", MaasInstall, maas_hosts)
-    ask("os_releases", OsRelease, [one for one in maas_hosts if flavour(one) == "deb"])
-    ask("vm_software", VmHostSoftware, topo.racks)
-    ask("registrations", MaasRegistration,
-        list(dict.fromkeys([topo.primary] + topo.racks)) if topo.racks else [])
-    ask("region_confs", RegiondConf, topo.regions, lambda r: {"path": config_path("regiond", flavour(r))})
-    ask("region_answers", MaasRegionApiVersion, topo.regions)
-    ask("cli_profiles", MaasCliProfiles, topo.regions, lambda r: {"maas_cli": api_cli(flavour(r))})
-    ask("admin_users", MaasAdminUser, [topo.primary],
-        lambda r: {"username": config.get(r, "maas_admin_username"), "flavour": flavour(r)})
-    ask("haproxy_servers", HaproxyServers, topo.haproxies,
-        lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")})
-    ask("rack_confs", RackdConf, topo.racks, lambda r: {"path": config_path("rackd", flavour(r))})
-    ask("rack_units", SystemdUnits, topo.racks, lambda r: {"units": [rack_unit_of(r)]})
-    ask("region_units", SystemdUnits, topo.regions, lambda r: {"units": region_units_of(r)})
-    if topo.racks:  # for maas_rack_health.racks_running on the primary (remembered below)
-        ask("rack_services", MaasRackControllers, [topo.primary], rack_services_args)
-
-    answers = gather_many({
-        # regions' checks (API, CLI, admin) are slow: side by side there; racks are many and cheap
-        "batch": (FactBatch, list(asks), lambda one: {"facts": [list(part) for part in asks[one].values()],
-                                                      "side_by_side": one in topo.regions}),
-        "cpus": (Cpus, [region for region in topo.regions if not config.get(region, "maas_num_workers")]),
-        "rack_hostnames": (MaasHostname, dhcp_racks),
-        "deb_packages": (DebPackages, list(dict.fromkeys(topo.postgres + topo.haproxies))),
-        "pg_settings": (PostgresSettings, topo.postgres, _pg_settings_args),
-    })
-    for pg in topo.postgres:
-        if answers["pg_settings"][pg.name] is not None:
-            remember(pg, PostgresSettings, answers["pg_settings"][pg.name], **_pg_settings_args(pg))
-    facts: dict = {key: answers[key] for key in ("cpus", "rack_hostnames", "deb_packages")}
-    facts.update({key: {} for key in ("installs", "vm_software", "registrations", "region_confs",
-                                      "region_answers", "cli_profiles", "admin_users", "haproxy_servers",
-                                      "rack_confs", "os_releases", "rack_units", "rack_services",
-                                      "region_units")})
-    for one, wanted in asks.items():
-        batch = answers["batch"][one.name]
-        for key, (name, kwargs) in wanted.items():
-            facts[key][one.name] = None if batch is None else batch.get(name)
-            if batch is not None:
-                remember(one, BATCHABLE[name], batch.get(name), **kwargs)
-    return facts
 
 
 def rack_unit_of(rack) -> str:
@@ -234,9 +122,134 @@ def _pg_settings_args(pg) -> dict:
     return {"port": config.get(pg, "maas_db_port"), **AS_POSTGRES}
 
 
+def _flavour(host) -> str:
+    return config.get(host, "maas_flavour")
+
+
+def _no_arguments(_host) -> dict:
+    return {}
+
+
+def _dhcp_racks(topo: Topology) -> list:
+    """The racks the primary's VLANs name for DHCP (primary and secondary), by name."""
+    names = {vlan[key] for vlan in config.get(topo.primary, "maas_dhcp_vlans")
+             for key in ("primary_rack", "secondary_rack")}
+    racks_by_name = {rack.name: rack for rack in topo.racks}
+    return [racks_by_name[name] for name in sorted(names)]
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One fact of the opening round: ``fact`` asked of ``hosts(topology)`` with
+    ``arguments(host)``; the answers go to the Topology field named ``key``."""
+
+    key: str
+    fact: type
+    hosts: Callable[[Topology], list]
+    arguments: Callable[[object], dict] = _no_arguments
+
+    @property
+    def batched(self) -> bool:
+        """Asked inside the host's ``FactBatch`` (else a command of its own)."""
+        return self.fact.__name__ in BATCHABLE
+
+
+# Every fact the guards, the sizes, the rolling plan and the later steps need, asked of every
+# host at once before anything runs. A batchable fact (run/batch.py) joins the host's one
+# command, in this order; the others (pyinfra's facts, and PostgreSQL's, read as postgres)
+# run beside it. A region whose worker count the inventory sets needs no CPU count.
+OPENING_ROUND = (
+    Ask("installs", MaasInstall, lambda t: t.maas_hosts),
+    Ask("os_releases", OsRelease, lambda t: [one for one in t.maas_hosts if _flavour(one) == "deb"]),
+    Ask("vm_software", VmHostSoftware, lambda t: t.racks),
+    Ask("registrations", MaasRegistration,
+        lambda t: list(dict.fromkeys([t.primary] + t.racks)) if t.racks else []),
+    Ask("region_confs", RegiondConf, lambda t: t.regions,
+        lambda r: {"path": config_path("regiond", _flavour(r))}),
+    Ask("region_answers", MaasRegionApiVersion, lambda t: t.regions),
+    Ask("cli_profiles", MaasCliProfiles, lambda t: t.regions, lambda r: {"maas_cli": api_cli(_flavour(r))}),
+    Ask("admin_users", MaasAdminUser, lambda t: [t.primary],
+        lambda r: {"username": config.get(r, "maas_admin_username"), "flavour": _flavour(r)}),
+    Ask("haproxy_servers", HaproxyServers, lambda t: t.haproxies,
+        lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")}),
+    Ask("rack_confs", RackdConf, lambda t: t.racks, lambda r: {"path": config_path("rackd", _flavour(r))}),
+    Ask("rack_units", SystemdUnits, lambda t: t.racks, lambda r: {"units": [rack_unit_of(r)]}),
+    Ask("region_units", SystemdUnits, lambda t: t.regions, lambda r: {"units": region_units_of(r)}),
+    # for maas_rack_health.racks_running on the primary
+    Ask("rack_services", MaasRackControllers, lambda t: [t.primary] if t.racks else [], rack_services_args),
+    Ask("cpus", Cpus, lambda t: [r for r in t.regions if not config.get(r, "maas_num_workers")]),
+    Ask("rack_hostnames", MaasHostname, _dhcp_racks),
+    Ask("deb_packages", DebPackages, lambda t: list(dict.fromkeys(t.postgres + t.haproxies))),
+    Ask("pg_settings", PostgresSettings, lambda t: t.postgres, _pg_settings_args),
+)
+
+
+def get_topology(state, inventory) -> Topology:
+    """The run's Topology, computed once (validation, facts, guards) and shared by all hosts."""
+    return once_per_run(state, "topology", lambda: _build(inventory))
+
+
+def _build(inventory) -> Topology:
+    config.validate_inventory(inventory)
+    topo = Topology(
+        postgres=config.hosts_of(inventory, GROUP_POSTGRES),
+        regions=config.hosts_of(inventory, GROUP_REGION),
+        racks=config.hosts_of(inventory, GROUP_RACK),
+        haproxies=config.hosts_of(inventory, GROUP_HAPROXY),
+    )
+    for key, answers in _opening_round(topo).items():
+        setattr(topo, key, answers)
+    _check_installs(topo)
+    _check_series(topo)
+    _check_racks(topo)
+    # A region that cannot be reached counts at the most workers, so that the database's
+    # connection limit never shrinks because a host was briefly away.
+    topo.workers = {
+        region.name: config.get(region, "maas_num_workers")
+        or config.default_num_workers(topo.cpus[region.name] or config.MAX_WORKERS)
+        for region in topo.regions
+    }
+    _size_connections(topo)
+    return topo
+
+
+def _opening_round(topo: Topology) -> dict:
+    """``OPENING_ROUND`` asked in one parallel round: {key: {host name: value}}.
+
+    One command per host (``FactBatch``) for the batchable facts rather than one per fact.
+    Every answer is remembered for the operations that read it again (run/memo.py). A host
+    pyinfra could not reach answers None for each of its facts."""
+    asked = {ask.key: {one: ask.arguments(one) for one in ask.hosts(topo)} for ask in OPENING_ROUND}
+    batches: dict = {}  # host -> [[fact name, arguments]], in OPENING_ROUND's order
+    for ask in OPENING_ROUND:
+        for one, arguments in asked[ask.key].items() if ask.batched else ():
+            batches.setdefault(one, []).append([ask.fact.__name__, arguments])
+    answers = gather_many({
+        # regions' checks (API, CLI, admin) are slow: side by side there; racks are many and cheap
+        "batch": (FactBatch, list(batches),
+                  lambda one: {"facts": batches[one], "side_by_side": one in topo.regions}),
+        **{ask.key: (ask.fact, list(asked[ask.key]), asked[ask.key].get)
+           for ask in OPENING_ROUND if not ask.batched},
+    })
+    facts: dict = {}
+    for ask in OPENING_ROUND:
+        facts[ask.key] = {}
+        for one, arguments in asked[ask.key].items():
+            if ask.batched:
+                batch = answers["batch"][one.name]
+                value, answered = (None, False) if batch is None else (batch.get(ask.fact.__name__), True)
+            else:
+                value = answers[ask.key][one.name]
+                answered = value is not None
+            facts[ask.key][one.name] = value
+            if answered:
+                remember(one, ask.fact, value, **arguments)
+    return facts
+
+
 def _check_installs(topo: Topology) -> None:
     """No mixed MAAS versions, no flavour that differs from the inventory's."""
-    for host in list(dict.fromkeys(topo.regions + topo.racks)):
+    for host in topo.maas_hosts:
         install = topo.installs.get(host.name) or {}
         wanted_series = str(config.get(host, "maas_version"))
         wanted_flavour = config.get(host, "maas_flavour")
@@ -256,7 +269,7 @@ def _check_installs(topo: Topology) -> None:
 def _check_series(topo: Topology) -> None:
     """Deb hosts: the MAAS version has a build for the host's Ubuntu series (MAAS's PPA and
     its mirrors publish each version for one series)."""
-    for host in list(dict.fromkeys(topo.regions + topo.racks)):
+    for host in topo.maas_hosts:
         release = topo.os_releases.get(host.name)
         if release is None:  # a snap host, or unreachable: sits this run out
             continue
@@ -265,23 +278,23 @@ def _check_series(topo: Topology) -> None:
             raise SettingError(host.name, "maas_version", problem)
 
 
-def _check_racks(topo: Topology, vm_software: dict, registrations: dict) -> None:
+def _check_racks(topo: Topology) -> None:
     """Racks: not on a VM host, and not registered to another MAAS."""
     if not topo.racks:
         return
     for rack in topo.racks:
-        found = vm_software[rack.name]  # None: unreachable, sits this run out
+        found = topo.vm_software[rack.name]  # None: unreachable, sits this run out
         if found:
             evidence = "; ".join(VM_EVIDENCE[stack] for stack in found)
             raise SettingError(rack.name, f"group {GROUP_RACK}", f"{', '.join(found)} found ({evidence}): "
                                "a rack controller must not run on a VM host (libvirt/LXD); client "
                                "tools such as virsh and an LXD that is not initialised are fine")
-    primary_registration = registrations[topo.primary.name] or {}
+    primary_registration = topo.registrations[topo.primary.name] or {}
     topo.secret_sha256 = primary_registration.get("secret_sha256")
     for rack in topo.racks:
         if rack in topo.regions:
             continue  # region+rack: its node id is the region's own
-        registration = registrations[rack.name] or {}
+        registration = topo.registrations[rack.name] or {}
         if not registration.get("maas_id"):
             continue
         if topo.secret_sha256 is None or registration.get("secret_sha256") != topo.secret_sha256:

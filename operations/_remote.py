@@ -17,16 +17,16 @@ import logging
 import shlex
 
 from pyinfra.api import StringCommand
-from pyinfra.api.arguments import auth_argument_meta, pop_global_arguments
 from pyinfra.api.exceptions import OperationError
 
 from facts.maas import SNAP_MAAS
+from run.pyinfra_internals import AUTH_ARGUMENTS, global_arguments
 
 logger = logging.getLogger(__name__)
 
 # What decides how a command is run (who runs it, in which shell, directory and
 # environment); not the per-command controls (timeout, exit codes, stdin, retries).
-HOW_TO_RUN = (*auth_argument_meta, "_shell_executable", "_chdir", "_env", "_temp_dir")
+HOW_TO_RUN = (*AUTH_ARGUMENTS, "_shell_executable", "_chdir", "_env", "_temp_dir")
 
 
 def quote(value) -> str:
@@ -43,11 +43,7 @@ def fail(target, message: str) -> bool:
 def connection_arguments(state, target) -> dict:
     """The connection arguments pyinfra itself runs a command on ``target`` with: those of
     the operation ``target`` is executing, else its host data and the config (as a fact)."""
-    op_hash = target.nested_executing_op_hash or target.executing_op_hash
-    if op_hash is not None and op_hash in state.ops.get(target, {}):
-        arguments = state.get_op_data_for_host(target, op_hash).global_arguments
-    else:
-        arguments, _ = pop_global_arguments(state, target, {})
+    arguments = global_arguments(state, target)
     return {key: arguments[key] for key in HOW_TO_RUN if key in arguments}
 
 

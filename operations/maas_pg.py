@@ -33,7 +33,7 @@ from pyinfra.api import (
 from pyinfra.facts.postgres import make_execute_psql_command
 from pyinfra.operations.util import files as files_util
 
-from facts.memo import recall
+from run.memo import recall
 from facts.pg_cluster import (
     HBA_HOST_TYPES,
     PgHbaEntries,
@@ -124,7 +124,7 @@ def _server_down(port: int, what: str):
 def _live_settings(port: int):
     """The server's live settings. Three operations need them in a row (settings, role,
     pg_hba), and the run's opening round read them already: while nothing has run on the
-    host since, that answer is reused (facts/memo.py)."""
+    host since, that answer is reused (run/memo.py)."""
     return recall(host, PostgresSettings, port=port, **AS_POSTGRES) or {}
 
 

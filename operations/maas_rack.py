@@ -26,12 +26,13 @@ from facts.maas import (
     secret_path as maas_secret_path,
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
-from facts.memo import once_per_run, recall
 from operations._remote import (
     fail as _fail, inventory_host, quote as _q, read_api_key, run, stderr_tail,
 )
 from operations.maas_api_client import MaasApiError, MaasClient
 from operations.maas_region import check_flavour, fact_data
+from run.memo import recall
+from run.once import once_per_run
 
 POLL_SECONDS = 3
 RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}

@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 
 from facts.maas_api import MaasRackControllers
-from facts.memo import recall
+from run.memo import recall
 
 # Runs on the host: prints the racks (argv 2...) whose rackd is not "running", with its
 # status and the rack's note (argv 1: JSON {rack: note}, e.g. the DHCP HA it serves).

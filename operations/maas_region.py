@@ -29,7 +29,7 @@ from facts.maas import (
 )
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RegiondConf, config_path as maas_config_path, secret_matches
-from facts.memo import recall
+from run.memo import recall
 from operations._remote import quote as _q
 from operations.maas_api_client import api_root
 

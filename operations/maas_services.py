@@ -15,8 +15,8 @@ import shlex
 from pyinfra import host
 from pyinfra.api import OperationValueError, StringCommand, operation
 
-from facts.memo import recall
 from facts.systemd_units import SystemdUnitLog, SystemdUnits, unit_running as is_running
+from run.memo import recall
 
 SETTLE_SECONDS = 5
 

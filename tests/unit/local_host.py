@@ -47,7 +47,7 @@ class LocalHost:
         self.name = name
         self.env = {**os.environ, **(env or {})}
         self.stand_ins = stand_ins or {}
-        self.state = FakeState()  # not executing: facts/memo.py's recall() asks the host
+        self.state = FakeState()  # not executing: run/memo.py's recall() asks the host
         self.noop_description = None
 
     # What operations use of pyinfra's host.

@@ -6,8 +6,8 @@ import subprocess
 import pytest
 from pyinfra.api import FactBase
 
-from facts import batch
-from facts.batch import FactBatch
+from run import batch
+from run.batch import FactBatch
 
 
 class _Lines(FactBase):
@@ -67,4 +67,4 @@ def test_unknown_fact_is_refused():
     result = subprocess.run(["sh", "-c", FactBatch().command([["Hostname", {}]])],
                             capture_output=True, text=True, timeout=10)
     assert result.returncode == 2
-    assert result.stderr.startswith("facts.batch.FactBatch: fact 'Hostname' cannot be batched")
+    assert result.stderr.startswith("run.batch.FactBatch: fact 'Hostname' cannot be batched")

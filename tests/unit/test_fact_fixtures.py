@@ -1,5 +1,6 @@
 """Fact fixtures: every folder under tests/unit/facts/ is named `<module>.<FactClass>`
-and holds YAML cases (command, output, fact), run by pyinfra-testing."""
+(a module of facts/, or of run/ for the run's own facts) and holds YAML cases (command,
+output, fact), run by pyinfra-testing."""
 from pathlib import Path
 
 from pyinfra_testing.facts import make_fact_tests
@@ -8,7 +9,7 @@ from fixture_loading import load_fixture_classes, names_of_classes_bound_twice
 
 FIXTURES = Path(__file__).parent / "facts"
 
-load_fixture_classes(globals(), make_fact_tests, "facts", FIXTURES, "TestFact_")
+load_fixture_classes(globals(), make_fact_tests, ("facts", "run"), FIXTURES, "TestFact_")
 
 
 def test_each_fixture_class_is_bound_once():

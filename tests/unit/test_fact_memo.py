@@ -1,9 +1,10 @@
-"""facts/memo.py: a fact read earlier in the run is reused only while the host ran nothing."""
+"""run/memo.py: a fact read earlier in the run is reused only while the host ran nothing;
+run/once.py: a value every host needs is computed once per run."""
 
 from types import SimpleNamespace
 
 from facts.maas_config import RackdConf
-from facts.memo import recall, remember
+from run.memo import recall, remember
 
 
 class _Host:
@@ -65,7 +66,7 @@ def test_outside_execution_it_always_asks():
 def test_once_per_run_builds_once_for_hosts_asking_together():
     import gevent
 
-    from facts.memo import once_per_run
+    from run.once import once_per_run
 
     state, calls = _State(True), []
 
@@ -84,7 +85,7 @@ def test_once_per_run_builds_once_for_hosts_asking_together():
 def test_once_per_run_failure_is_not_kept():
     import pytest
 
-    from facts.memo import once_per_run
+    from run.once import once_per_run
 
     state = _State(True)
 

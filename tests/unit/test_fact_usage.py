@@ -16,16 +16,18 @@ import pytest
 from pyinfra.api import FactBase
 
 import facts
+import run
 from facts.usage import Fact
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def package_facts() -> list[type]:
-    """Every concrete fact class defined in facts/*.py."""
+    """Every concrete fact class defined in facts/*.py and run/*.py."""
     found = []
-    for module_info in pkgutil.iter_modules(facts.__path__):
-        module = importlib.import_module(f"facts.{module_info.name}")
+    modules = [f"{package.__name__}.{info.name}" for package in (facts, run)
+               for info in pkgutil.iter_modules(package.__path__)]
+    for module in map(importlib.import_module, modules):
         for _, value in vars(module).items():
             if (inspect.isclass(value) and issubclass(value, FactBase) and value.__module__ == module.__name__
                     and not value.__dict__.get("abstract", False)):

@@ -11,16 +11,19 @@ import pytest
 from pyinfra.api.arguments import all_global_arguments
 
 import operations
+import run
 
 GLOBAL_ARGUMENTS = {name for name, _ in all_global_arguments()}
 
 
 def all_operations():
-    for module_info in pkgutil.iter_modules(operations.__path__):
-        module = importlib.import_module(f"operations.{module_info.name}")
-        for name, value in vars(module).items():
-            if callable(value) and hasattr(value, "_inner") and value.__module__ == module.__name__:
-                yield pytest.param(value, id=f"{module_info.name}.{name}")
+    """Every operation defined in operations/*.py and run/*.py."""
+    for package in (operations, run):
+        for module_info in pkgutil.iter_modules(package.__path__):
+            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+            for name, value in vars(module).items():
+                if callable(value) and hasattr(value, "_inner") and value.__module__ == module.__name__:
+                    yield pytest.param(value, id=f"{module_info.name}.{name}")
 
 
 def example_code(doc: str) -> str:

@@ -13,6 +13,7 @@ import pytest
 import config
 from config import SettingError
 from deploys import topology as topo_module
+from run import gather as gather_module
 
 HOSTS = ("pg1", "r1", "k1", "lb1")  # one host of each group
 
@@ -61,7 +62,7 @@ def no_connection(monkeypatch):
     def gather(*_args, **_kwargs):
         raise AssertionError("a host was asked for a fact before the inventory was refused")
 
-    monkeypatch.setattr(topo_module, "gather", gather)
+    monkeypatch.setattr(gather_module, "gather", gather)
 
 
 def refused(inventory) -> str:

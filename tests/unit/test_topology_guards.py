@@ -8,6 +8,7 @@ import pytest
 
 from config import SettingError
 from deploys import topology as topo_module
+from run import gather as gather_module
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +46,7 @@ def facts(monkeypatch):
             return {h.name: {name: answer(name, h) for name, _ in kwargs_of(h)["facts"]} for h in hosts}
         return {h.name: answer(fact_cls.__name__, h) for h in hosts}
 
-    monkeypatch.setattr(topo_module, "gather", gather)
+    monkeypatch.setattr(gather_module, "gather", gather)
     return table
 
 

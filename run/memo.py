@@ -6,32 +6,16 @@ later, or by several operations in a row; while no operation has run a command o
 host in between, the host cannot have changed under our deploy, and the answer is the same.
 ``recall`` gives that answer without a round trip; anything else asks the host.
 Outside execution (planning, unit tests) it always asks.
-
-``once_per_run`` is the same idea for a value several hosts need (the topology, the rolling
-plan, the region secret racks register with): the first to ask computes it, the others
-wait for it.
 """
 
 from __future__ import annotations
 
 import weakref
 
-from gevent.lock import Semaphore
+from run.pyinfra_internals import commands_run, is_executing
 
 # Per run (pyinfra state): {(host name, fact name, arguments): (commands_run mark, value)}
 _MEMO: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_LOCKS: dict = {}  # one lock per once_per_run value name
-
-
-def commands_run(host) -> int:
-    """Operations that have run commands on `host` so far in this run (0 before execution)."""
-    ops = getattr(host.state, "ops", None)
-    if not isinstance(ops, dict):
-        return 0
-    return sum(
-        1 for op_data in ops.get(host, {}).values()
-        if op_data.operation_meta.is_complete() and op_data.operation_meta.executed
-    )
 
 
 def _key(host, fact_cls, kwargs) -> tuple:
@@ -49,7 +33,7 @@ def recall(host, fact_cls, **kwargs):
     """``host.get_fact(fact_cls, **kwargs)``, or the value this run already read while
     nothing has run on the host since."""
     state = host.state
-    if not getattr(state, "is_executing", False):
+    if not is_executing(state):
         return host.get_fact(fact_cls, **kwargs)
     memo = _MEMO.setdefault(state, {})
     key = _key(host, fact_cls, kwargs)
@@ -59,18 +43,3 @@ def recall(host, fact_cls, **kwargs):
     value = host.get_fact(fact_cls, **kwargs)
     memo[key] = (mark, value)
     return value
-
-
-def once_per_run(state, name: str, build):
-    """`build()` computed by the first host's greenlet that asks, memoised on the pyinfra
-    state, and shared with every other host of this run (they wait for it)."""
-    attribute = f"_maas_ha_{name}"
-    cached = getattr(state, attribute, None)
-    if cached is not None:
-        return cached
-    with _LOCKS.setdefault(name, Semaphore()):
-        cached = getattr(state, attribute, None)
-        if cached is None:
-            cached = build()
-            setattr(state, attribute, cached)
-    return cached

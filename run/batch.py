@@ -1,4 +1,4 @@
-"""Several of this package's facts from one host in a single command.
+"""Several of our facts (facts/) from one host in a single command.
 
 Each fact stays small and tested on its own; this only joins their commands, so a host
 answers the run's opening round in one round trip instead of one per fact (with thirty

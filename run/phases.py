@@ -21,7 +21,7 @@ def barrier(phase: str):
 
     .. code:: python
 
-        from operations.phases import barrier
+        from run.phases import barrier
 
         # in deploy.py, called on every host taking part
         barrier(name="Phase: database ready", phase="database ready")

@@ -1,0 +1,95 @@
+"""The opening round (deploys/topology.py): declared once in OPENING_ROUND, asked as one
+command per host for the batchable facts, and each answer kept in the Topology field of
+its key. The guards that read the answers are in test_topology_guards.py."""
+
+from dataclasses import fields
+from types import SimpleNamespace
+
+import pytest
+
+from deploys import topology as topo_module
+from deploys.topology import OPENING_ROUND, Topology
+from run import gather as gather_module
+from run.batch import BATCHABLE
+
+RACK_PARTS = [["MaasInstall", {}], ["OsRelease", {}], ["VmHostSoftware", {}], ["MaasRegistration", {}],
+              ["RackdConf", {"path": "/etc/maas/rackd.conf"}], ["SystemdUnits", {"units": ["maas-rackd"]}]]
+REGION_UNITS = ["named", "maas-temporal", "maas-temporal-worker", "maas-apiserver", "maas-regiond"]
+
+
+@pytest.fixture
+def asked(monkeypatch):
+    """Every fact the round asks, as [(fact name, host name, arguments)], and what it
+    remembers, as [(host name, fact name)]; each host answers its fact's name (a batch: each
+    part's name). The guards, which would refuse such answers, are left out."""
+    calls = []
+    remembered = []
+
+    def gather(fact_cls, hosts, kwargs_of=None, **kwargs):
+        answers = {}
+        for host in hosts:
+            arguments = kwargs_of(host) if kwargs_of else kwargs
+            calls.append((fact_cls.__name__, host.name, arguments))
+            if fact_cls.__name__ == "FactBatch":
+                answers[host.name] = {name: f"{name} of {host.name}" for name, _ in arguments["facts"]}
+            elif fact_cls.__name__ == "Cpus":
+                answers[host.name] = 2
+            else:
+                answers[host.name] = {"value": f"{fact_cls.__name__} of {host.name}"}
+        return answers
+
+    monkeypatch.setattr(gather_module, "gather", gather)
+    for guard in ("_check_installs", "_check_series", "_check_racks"):
+        monkeypatch.setattr(topo_module, guard, lambda topo: None)
+    monkeypatch.setattr(topo_module, "remember", lambda host, fact_cls, value, **kwargs:
+                        remembered.append((host.name, fact_cls.__name__)))
+    return SimpleNamespace(calls=calls, remembered=remembered)
+
+
+def test_each_key_of_the_round_is_a_topology_field_in_the_same_order():
+    keys = [ask.key for ask in OPENING_ROUND]
+    names = [field.name for field in fields(Topology)]
+    assert len(set(keys)) == len(keys)
+    assert names[4:4 + len(keys)] == keys, "declare a Topology field for each OPENING_ROUND key, in its order"
+
+
+def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_factory, asked):
+    topo_module._build(inventory_factory())
+    batches = {host: arguments for name, host, arguments in asked.calls if name == "FactBatch"}
+    assert len(batches) == len([call for call in asked.calls if call[0] == "FactBatch"])  # one per host
+    assert batches["k1"] == {"facts": RACK_PARTS, "side_by_side": False}
+    assert batches["lb1"] == {"facts": [["HaproxyServers", {"socket": "/run/haproxy/admin.sock"}]],
+                              "side_by_side": False}
+    assert batches["r1"] == {"facts": [
+        ["MaasInstall", {}], ["OsRelease", {}], ["MaasRegistration", {}],
+        ["RegiondConf", {"path": "/etc/maas/regiond.conf"}], ["MaasRegionApiVersion", {}],
+        ["MaasCliProfiles", {"maas_cli": "maas"}], ["MaasAdminUser", {"flavour": "deb", "username": "admin"}],
+        ["SystemdUnits", {"units": REGION_UNITS}],
+        ["MaasRackControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
+    ], "side_by_side": True}
+    assert "pg1" not in batches
+    alone = sorted((name, host, arguments) for name, host, arguments in asked.calls if name != "FactBatch")
+    assert alone == [("Cpus", "r1", {}), ("Cpus", "r2", {}),
+                     ("DebPackages", "lb1", {}), ("DebPackages", "pg1", {}),
+                     ("PostgresSettings", "pg1", {"_sudo": True, "_sudo_user": "postgres", "port": 5432})]
+    assert not {name for name, _, _ in alone} & set(BATCHABLE)
+
+
+def test_answers_land_in_their_fields_and_are_remembered(inventory_factory, asked):
+    topo = topo_module._build(inventory_factory())
+    assert topo.rack_confs == {"k1": "RackdConf of k1", "k2": "RackdConf of k2"}
+    assert topo.admin_users == {"r1": "MaasAdminUser of r1"}
+    assert topo.pg_settings == {"pg1": {"value": "PostgresSettings of pg1"}}
+    assert ("k1", "RackdConf") in asked.remembered and ("pg1", "PostgresSettings") in asked.remembered
+
+
+def test_a_worker_count_in_the_inventory_needs_no_cpu_count(inventory_factory, asked):
+    topo_module._build(inventory_factory(host_data={"r2": {"maas_num_workers": 3}}))
+    assert [host for name, host, _ in asked.calls if name == "Cpus"] == ["r1"]
+
+
+def test_without_racks_the_primary_is_not_asked_for_them(inventory_factory, asked):
+    topo = topo_module._build(inventory_factory(racks=()))
+    batches = {host: arguments["facts"] for name, host, arguments in asked.calls if name == "FactBatch"}
+    assert not {"MaasRackControllers", "MaasRegistration"} & {name for name, _ in batches["r1"]}
+    assert topo.rack_services == {} and topo.registrations == {}
