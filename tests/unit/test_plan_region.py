@@ -1,8 +1,6 @@
 """Configuring a region as plain data (operations/_plan_region.plan_regiond), and the one
 truth it gives: the rolling restart restarts a region exactly when configure changes it."""
 
-from types import SimpleNamespace
-
 import pytest
 from pyinfra.context import ctx_host
 
@@ -10,6 +8,7 @@ from deploys.rolling_restart import restart_reason
 from keyed_fixtures import keyed
 from operations import maas_region
 from operations._plan_region import plan_regiond, wanted_regiond
+from stub_host import StubHost
 
 SETTINGS = {
     "maas_url": "http://10.77.0.13/MAAS", "num_workers": 4, "database_host": "10.77.0.10",
@@ -48,24 +47,8 @@ def test_snap_in_no_region_mode_is_a_change_and_an_init():
     assert plan_regiond("snap", CURRENT, WANTED, "none")["init"] == "region"
 
 
-class StubHost:
-    """Just what ``configure`` asks of ``host``: facts from a table, noop."""
-
-    def __init__(self, facts):
-        self.name = "region1"
-        self.facts = facts
-        self.noops = []
-        self.state = SimpleNamespace(is_executing=False)
-
-    def get_fact(self, fact_cls, **_kwargs):
-        return self.facts.get(fact_cls.__name__)
-
-    def noop(self, message):
-        self.noops.append(message)
-
-
 def configure_changes(flavour, conf, install) -> bool:
-    host = StubHost({"RegiondConf": conf, "MaasInstall": install})
+    host = StubHost({"RegiondConf": conf, "MaasInstall": install}, name="region1")
     with ctx_host.use(host):
         commands = list(maas_region.configure._inner(flavour=flavour, **SETTINGS))
     assert bool(commands) != bool(host.noops)

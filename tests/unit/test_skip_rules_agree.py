@@ -18,22 +18,7 @@ from deploys.packages import maas_install_step, maas_software_present, wanted_ma
 from deploys.rack import lists_every_region, rackd_running, registered_here
 from facts.maas import DEB_RACK_PACKAGE, DEB_REGION_PACKAGE, RACK_MODES, REGION_MODES
 from operations import maas_rack, maas_services
-
-
-class StubHost:
-    """Just what the operations ask of ``host``: facts from a table, noop."""
-
-    def __init__(self, facts):
-        self.name = "k1"
-        self.facts = facts
-        self.noops = []
-        self.state = SimpleNamespace(is_executing=False)
-
-    def get_fact(self, fact_cls, **_kwargs):
-        return self.facts.get(fact_cls.__name__)
-
-    def noop(self, message):
-        self.noops.append(message)
+from stub_host import StubHost
 
 
 def no_change(operation, facts, **kwargs) -> bool:
