@@ -1,10 +1,12 @@
 """Where MAAS's packages come from, and small helpers deploys share to pick arguments for
 pyinfra's package operations."""
 
+import shlex
+
 from pyinfra import host
 from pyinfra.facts.apt import AptSources
 from pyinfra.facts.deb import DebPackages
-from pyinfra.operations import apt
+from pyinfra.operations import apt, snap
 
 import config
 
@@ -23,18 +25,61 @@ def deb_spec(name: str, version: str | None) -> str:
     return f"{name}={version}" if version else name
 
 
-def maas_software_present(topology, host, flavour: str, modes) -> bool:
-    """True when the host's MaasInstall (gathered once by the topology) shows exactly what the
-    install step would ensure: the snap on the wanted channel, or the unpinned deb package
-    (its run mode in `modes`). Then the step is left out: pyinfra's operation would only ask
-    dpkg or snapd again. Anything else (absent, other channel, a pinned version) goes through
-    pyinfra's operation."""
-    install = topology.installs.get(host.name) or {}
-    if install.get("flavours") != [flavour]:
-        return False
+def wanted_maas_software(host) -> dict:
+    """What the MAAS install step ensures on `host`, the one answer its operation and its skip
+    rule both use: the flavour, and the snap's channel or the deb's pinned version (None:
+    whatever apt installs)."""
+    flavour = config.get(host, "maas_flavour")
     if flavour == "snap":
-        return install.get("snap_channel") == config.snap_channel(host)
-    return install.get("mode") in modes and not config.get(host, "maas_deb_version")
+        return {"flavour": "snap", "channel": config.snap_channel(host)}
+    return {"flavour": flavour, "version": config.get(host, "maas_deb_version")}
+
+
+def install_shows(install, wanted: dict, modes) -> bool:
+    """True when a MaasInstall value shows exactly what `wanted` (``wanted_maas_software``)
+    asks for: the snap on the wanted channel, or the unpinned deb package (its run mode in
+    `modes`, which says the package is the role's). A pinned version is never taken as shown:
+    MaasInstall reads the installed version, not what apt would pick."""
+    install = install or {}
+    if install.get("flavours") != [wanted["flavour"]]:
+        return False
+    if wanted["flavour"] == "snap":
+        return install.get("snap_channel") == wanted["channel"]
+    return install.get("mode") in modes and not wanted["version"]
+
+
+def maas_software_present(topology, host, flavour: str, modes) -> bool:
+    """True when the host's MaasInstall (gathered once by the topology) shows what the
+    install step would ensure (``install_shows``). Then the step is left out: pyinfra's
+    operation would only ask dpkg or snapd again. Anything else (absent, other channel, a
+    pinned version) goes through pyinfra's operation."""
+    wanted = wanted_maas_software(host)
+    return flavour == wanted["flavour"] and install_shows(topology.installs.get(host.name), wanted, modes)
+
+
+def maas_install_step(wanted: dict, deb_package: str):
+    """pyinfra's operation that installs `wanted` (``wanted_maas_software``) and its
+    arguments: the deb `deb_package` (pinned when asked), or the snap on its channel."""
+    if wanted["flavour"] == "snap":
+        # pyinfra puts the channel into `snap install` unquoted (a valid channel quotes to itself)
+        return snap.package, {"name": "Install the maas snap", "packages": ["maas"],
+                              "channel": shlex.quote(wanted["channel"])}
+    return apt.packages, {"name": f"Install {deb_package}",
+                          "packages": [deb_spec(deb_package, wanted["version"])]}
+
+
+def install_maas_software(topology, deb_package: str, modes) -> None:
+    """Install MAAS as ``wanted_maas_software`` says, left out when the topology's
+    MaasInstall already shows it. Installing starts nothing."""
+    wanted = wanted_maas_software(host)
+    if maas_software_present(topology, host, wanted["flavour"], modes):
+        return
+    operation, arguments = maas_install_step(wanted, deb_package)
+    if operation is snap.package:
+        snap.package(**arguments)
+        return
+    maas_package_source(topology)
+    apt.packages(**arguments, update=not packages_present(arguments["packages"]))
 
 
 # The Ubuntu series MAAS's deb packages are built for, per MAAS version (the distribution of

@@ -2,16 +2,13 @@
 it), make rackd.conf list every region so a rack survives any one region's loss, and keep
 rackd running; then, on the primary, wait until MAAS reports every rack's rackd running."""
 
-import shlex
-
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, snap
 
 import config
-from deploys.packages import deb_spec, maas_package_source, maas_software_present, packages_present
+from deploys.packages import install_maas_software, maas_software_present
 from deploys.topology import rack_services_args, rack_unit_of
-from facts.maas import RACK_MODES, secret_path
+from facts.maas import DEB_RACK_PACKAGE, RACK_MODES, secret_path
 from facts.systemd_units import unit_running
 from operations import maas_rack, maas_rack_health, maas_services
 
@@ -35,29 +32,28 @@ def rackd_running(topology, host) -> bool:
     return unit_running((topology.rack_units.get(host.name) or {}).get(rack_unit_of(host)))
 
 
+def registered_here(topology, host) -> bool:
+    """True when the registration read in the topology's round shows this MAAS's secret
+    (``maas_rack.registered_with``, the check ``maas_rack.register`` makes)."""
+    return maas_rack.registered_with(topology.registrations.get(host.name), topology.secret_sha256)
+
+
 def rack_settled(topology, host) -> bool:
     """True when every rack step would only report "no change": the software is there, the
     rack is registered with this MAAS, its rackd.conf lists every region and its rackd runs.
     Such a rack takes no part in the run after the topology's round (no steps, no barriers)."""
-    return (has_rack_software(topology, host) and topology.registered_here(host)
+    return (has_rack_software(topology, host) and registered_here(topology, host)
             and lists_every_region(topology, host) and rackd_running(topology, host))
 
 
 @deploy("MAAS rack")
 def maas_rack_controller(topology):
     flavour = config.get(host, "maas_flavour")
-    if not has_rack_software(topology, host):
-        if flavour == "deb":
-            maas_package_source(topology)
-            package = deb_spec("maas-rack-controller", config.get(host, "maas_deb_version"))
-            apt.packages(name="Install maas-rack-controller", packages=[package],
-                         update=not packages_present([package]))
-        else:
-            snap.package(name="Install the maas snap", packages=["maas"],  # quoted: see deploys/region.py
-                         channel=shlex.quote(config.snap_channel(host)))
+    if host not in topology.regions:  # a region+rack host has it with the region's
+        install_maas_software(topology, DEB_RACK_PACKAGE, RACK_MODES)
 
     primary = topology.primary
-    if not topology.registered_here(host):  # already registered: its operation would only say so
+    if not registered_here(topology, host):  # already registered: its operation would only say so
         maas_rack.register(
             name="Register with the regions",
             flavour=flavour,

@@ -7,16 +7,14 @@ first: concurrent initialisation races on database migrations, and a region bein
 must be out of HAProxy while the others carry the API.
 """
 
-import shlex
-
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt, files, server, snap, systemd
+from pyinfra.operations import files, server, systemd
 
 import config
-from deploys.packages import deb_spec, maas_package_source, maas_software_present, packages_present
+from deploys.packages import install_maas_software
 from deploys.topology import region_units_of
-from facts.maas import REGION_MODES
+from facts.maas import DEB_REGION_PACKAGE, REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from facts.maas_units import region_units
@@ -41,19 +39,8 @@ def region_settings(topology, region) -> dict:
 @deploy("MAAS region software")
 def maas_region_software(topology):
     """Install the region software (deb package or snap); nothing is started by this.
-    Left out when the topology's MaasInstall already shows it (see maas_software_present)."""
-    flavour = config.get(host, "maas_flavour")
-    if maas_software_present(topology, host, flavour, REGION_MODES):
-        return
-    if flavour == "deb":
-        maas_package_source(topology)
-        package = deb_spec("maas-region-api", config.get(host, "maas_deb_version"))
-        apt.packages(name="Install maas-region-api", packages=[package],
-                     update=not packages_present([package]))
-    else:
-        # pyinfra puts the channel into `snap install` unquoted (a valid channel quotes to itself)
-        snap.package(name="Install the maas snap", packages=["maas"],
-                     channel=shlex.quote(config.snap_channel(host)))
+    Left out when the topology's MaasInstall already shows it (see install_maas_software)."""
+    install_maas_software(topology, DEB_REGION_PACKAGE, REGION_MODES)
 
 
 def configure_and_restart(topology, restart: bool, go, label: str | None = None) -> None:

@@ -32,9 +32,8 @@ from pyinfra.api import deploy
 
 import config
 from deploys.region import configure_and_restart, region_settings
-from facts.maas import REGION_MODES
 from operations import maas_rolling
-from operations.maas_region import regiond_differences, wanted_regiond
+from operations._plan_region import install_mode, plan_regiond, regiond_settings, wanted_regiond
 from run.once import once_per_run
 from run.phases import barrier
 from run.pyinfra_internals import has_failed
@@ -79,16 +78,14 @@ class RollingPlan:
 
 
 def restart_reason(settings: dict, conf: dict | None, install: dict | None, answers: bool) -> str | None:
-    """Why a region must restart in this run, or None. Mirrors ``maas_region.configure``'s
-    comparison: a key that differs means configure changes the file (and, on snap, restarts)."""
-    conf = conf or {}
-    current = (conf.get("settings") or {}) if conf.get("exists") else {}
+    """Why a region must restart in this run, or None. The same plan as
+    ``maas_region.configure``'s (``plan_regiond``): a change there means configure changes
+    the file (and, on snap, restarts)."""
     wanted = wanted_regiond(**{key: value for key, value in settings.items() if key != "flavour"})
-    keys = regiond_differences(current, wanted)
-    if settings["flavour"] == "snap" and ((install or {}).get("mode") or "none") not in REGION_MODES:
-        keys.append("snap run mode")
-    if keys:
-        return "regiond.conf: " + ", ".join(keys)
+    changes = plan_regiond(settings["flavour"], regiond_settings(conf) or {}, wanted,
+                           install_mode(install))["changes"]
+    if changes:
+        return "regiond.conf: " + ", ".join(changes)
     if not answers:
         return "the region API does not answer"
     return None

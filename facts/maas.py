@@ -10,9 +10,15 @@ explicit ad-hoc queries only.
 
 from __future__ import annotations
 
-import re
 import shlex
 
+from facts._parse_maas import (  # noqa: F401  (SNAP_MODES, short_version: used from here)
+    DEB_RACK_PACKAGE,
+    DEB_REGION_PACKAGE,
+    SNAP_MODES,
+    parse_install,
+    short_version,
+)
 from facts.usage import Fact
 
 FLAVOURS = ("deb", "snap")
@@ -20,14 +26,11 @@ FLAVOURS = ("deb", "snap")
 SNAP_MAAS = "/snap/bin/maas"
 SNAP_COMMON = "/var/snap/maas/common"
 SNAP_MODE_PATH = f"{SNAP_COMMON}/snap_mode"
-SNAP_MODES = ("region", "rack", "region+rack")
 REGION_MODES = ("region", "region+rack")
 RACK_MODES = ("rack", "region+rack")
 
 _DATA_DIRS = {"deb": "/var/lib/maas", "snap": f"{SNAP_COMMON}/maas"}
 
-DEB_REGION_PACKAGE = "maas-region-api"
-DEB_RACK_PACKAGE = "maas-rack-controller"
 
 
 def require_flavour(flavour: str) -> None:
@@ -62,17 +65,6 @@ def api_cli(flavour: str) -> str:
     """The ``maas`` API CLI of a flavour (deb: from PATH, snap: absolute)."""
     require_flavour(flavour)
     return "maas" if flavour == "deb" else SNAP_MAAS
-
-
-def short_version(package_version: str | None) -> str | None:
-    """``1:3.5.13-0ubuntu1`` / ``3.5.13-16524-g.5f3c2e1a7`` -> ``3.5.13``."""
-    if not package_version:
-        return None
-    match = re.match(r"^(?:\d+:)?(\d+)\.(\d+)(?:\.(\d+))?", package_version.strip())
-    if not match:
-        return None
-    major, minor, patch = match.groups()
-    return f"{major}.{minor}.{patch or 0}"
 
 
 # Shell snippet choosing the data dir: snap when snap_mode exists, else deb, else snap.
@@ -115,70 +107,7 @@ class MaasInstall(Fact):
         )
 
     def process(self, output):
-        section = None
-        deb_packages: dict[str, str] = {}
-        snap_version = None
-        snap_tracking = None
-        snap_mode = None
-
-        for raw_line in output:
-            line = raw_line.strip()
-            if line.startswith("##"):
-                section = line[2:]
-                continue
-            if not line:
-                continue
-            if section == "dpkg":
-                # "<package> install ok installed <version>"
-                bits = line.split()
-                if len(bits) >= 5 and bits[1:4] == ["install", "ok", "installed"]:
-                    deb_packages[bits[0]] = bits[4]
-            elif section == "snap":
-                if line.startswith("tracking:"):
-                    snap_tracking = line.split(":", 1)[1].strip()
-                    continue
-                bits = line.split()
-                if bits[0] == "maas" and len(bits) >= 4:
-                    snap_version = bits[1]
-                    if snap_tracking is None:
-                        snap_tracking = bits[3]
-            elif section == "mode":
-                snap_mode = line
-
-        flavours = []
-        if deb_packages:
-            flavours.append("deb")
-        if snap_version:
-            flavours.append("snap")
-
-        flavour = flavours[0] if flavours else None
-        package_version = None
-        mode = "none"
-        channel = None
-
-        if flavour == "deb":
-            package_version = deb_packages.get(DEB_REGION_PACKAGE) or deb_packages.get(
-                DEB_RACK_PACKAGE
-            )
-            region = DEB_REGION_PACKAGE in deb_packages
-            rack = DEB_RACK_PACKAGE in deb_packages
-            mode = "region+rack" if region and rack else "region" if region else "rack"
-        elif flavour == "snap":
-            package_version = snap_version
-            mode = snap_mode if snap_mode in SNAP_MODES else "none"
-            if snap_tracking and re.match(r"^[\w.-]+/[\w.-]+(/[\w.-]+)?$", snap_tracking):
-                channel = snap_tracking
-
-        version = short_version(package_version)
-        return {
-            "flavour": flavour,
-            "flavours": flavours,
-            "version": version,
-            "series": version.rsplit(".", 1)[0] if version else None,
-            "package_version": package_version,
-            "mode": mode,
-            "snap_channel": channel,
-        }
+        return parse_install(output)
 
 
 class MaasRegistration(Fact):

@@ -16,9 +16,7 @@ with ``_sudo=True`` or as root).
 
 from __future__ import annotations
 
-import ipaddress
 import posixpath
-import re
 from io import StringIO
 
 from pyinfra import host
@@ -35,57 +33,31 @@ from pyinfra.operations.util import files as files_util
 
 from run.memo import recall
 from facts.pg_cluster import (
-    HBA_HOST_TYPES,
     PgHbaEntries,
     PostgresClusters,
     PostgresIncludeDirs,
     PostgresRolePassword,
     PostgresSettings,
     md5_verifier,
-    normalise_hba_address,
     role_password_matches,
     scram_verifier,
     shell_double_quote,
     sql_literal,
+)
+from operations._plan_pg import (
+    IDENT_RE,
+    check_settings,
+    plan_hba,
+    plan_settings,
+    render_dropin,
+    settings_check_sql,
+    wanted_hba_entries,
 )
 
 DEFAULT_BACKUP_DIR = "/var/backups/maas-ha"
 # Facts and pyinfra's postgres operations talk to the server as the postgres user; our
 # operations switch user themselves where they need to (file edits and restarts need root).
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
-
-# Settings server_settings() can manage, and how their values compare.
-INT_SETTINGS = ("max_connections", "superuser_reserved_connections")
-LIST_SETTINGS = ("listen_addresses",)
-STRING_SETTINGS = ("password_encryption",)
-MANAGED_SETTINGS = INT_SETTINGS + LIST_SETTINGS + STRING_SETTINGS
-
-HBA_METHODS = (
-    "trust", "reject", "scram-sha-256", "md5", "password", "gss", "sspi", "ident", "peer",
-    "ldap", "radius", "cert", "pam", "bsd",
-)
-_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # used with fullmatch, as the one below
-_HBA_FIELD_RE = re.compile(r'[^\s#"\\\']+')
-
-DROPIN_HEADER = (
-    "# Managed by maas-ha: PostgreSQL settings for a highly-available MAAS.\n"
-    "# Changes here are overwritten on the next deploy.\n"
-)
-
-
-# An entry's method may be left to the server's version (see hba_method).
-AUTO_METHOD = "auto"
-
-
-def hba_method(server_version_num: int | str) -> str:
-    """The pg_hba method for MAAS regions: ``scram-sha-256`` on PostgreSQL >= 14, else ``md5``.
-
-    ``server_version_num`` as in ``PostgresSettings`` (``"140011"``) or a major (``14``).
-    """
-    number = int(server_version_num)
-    major = number // 10000 if number >= 10000 else number
-    return "scram-sha-256" if major >= 14 else "md5"
-
 
 def _checked_by_postgres(port: int, check_sql: str, restore: list, message: str) -> StringCommand:
     """Ask the server whether the file just written is sound (``check_sql`` lists problems);
@@ -151,7 +123,7 @@ def backup_commands(
         QuoteString(backup_dir),
     )
     for database in databases:
-        if not _IDENT_RE.fullmatch(database):
+        if not IDENT_RE.fullmatch(database):
             raise OperationValueError(
                 f"backup database name {database!r} for {host.name} is not a plain identifier",
             )
@@ -261,7 +233,7 @@ def role(role: str, password: str, port: int = 5432):
             password=host.data.maas_db_password,
         )
     """
-    if not _IDENT_RE.fullmatch(role or ""):
+    if not IDENT_RE.fullmatch(role or ""):
         raise OperationValueError(
             f"postgresql role name {role!r} for {host.name} must be a plain identifier",
         )
@@ -282,33 +254,6 @@ def role(role: str, password: str, port: int = 5432):
 
     sql = role_password_sql(role, new_verifier(role, password, encryption))
     yield StringCommand("psql -p", str(port), "-AtXq -v ON_ERROR_STOP=1", _stdin=sql, **AS_POSTGRES)
-
-
-def _normalise_setting(name: str, value):
-    """Comparable form of a setting value, for the wanted and the live side alike."""
-    if name in INT_SETTINGS:
-        return int(str(value).strip().strip("'"))
-    if name in LIST_SETTINGS:
-        if isinstance(value, (list, tuple)):
-            items = value
-        else:
-            items = str(value).strip().strip("'").split(",")
-        return frozenset(item.strip() for item in items if item.strip())
-    return str(value).strip().strip("'")
-
-
-def _render_setting(name: str, value) -> str:
-    if name in INT_SETTINGS:
-        return f"{name} = {int(value)}"
-    if name in LIST_SETTINGS and isinstance(value, (list, tuple)):
-        value = ",".join(str(item).strip() for item in value)
-    return f"{name} = {sql_literal(str(value).strip())}"
-
-
-def render_dropin(settings: dict) -> str:
-    """The ``conf.d`` drop-in holding every managed setting, sorted, under a header."""
-    lines = [_render_setting(name, settings[name]) for name in sorted(settings)]
-    return DROPIN_HEADER + "\n".join(lines) + "\n"
 
 
 @operation()
@@ -347,218 +292,96 @@ def server_settings(
             settings={"listen_addresses": "*", "max_connections": 200},
         )
     """
-    if not settings:
-        raise OperationValueError(f"postgresql server_settings for {host.name} got no settings")
-    for name, value in settings.items():
-        if name not in MANAGED_SETTINGS:
-            raise OperationValueError(
-                f"postgresql setting {name} on {host.name} is not managed by maas-ha "
-                f"(supported: {', '.join(MANAGED_SETTINGS)})",
-            )
-        try:
-            normalised = _normalise_setting(name, value)
-        except ValueError:
-            raise OperationValueError(
-                f"postgresql setting {name} on {host.name} must be an integer, got {value!r}",
-            ) from None
-        if name in INT_SETTINGS and normalised < 1:
-            raise OperationValueError(
-                f"postgresql setting {name} on {host.name} must be positive, got {value!r}",
-            )
-        if name in LIST_SETTINGS and not normalised:
-            raise OperationValueError(f"postgresql setting {name} on {host.name} is empty")
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+\.conf", dropin_name):
-        raise OperationValueError(
-            f"postgresql drop-in name {dropin_name!r} for {host.name} must be a plain *.conf name",
-        )
-
+    check_settings(settings, dropin_name, host.name)
     live = _live_settings(port)
     if not live:
         yield _server_down(port, "change its settings")
         return
 
-    changed = []
-    for name in sorted(settings):
-        current = live.get(name)
-        if current is None:
-            raise OperationError(
-                f"postgresql on {host.name} port {port} does not report setting {name}",
-            )
-        if current["pending_restart"] or _normalise_setting(name, settings[name]) != (
-            _normalise_setting(name, current["value"])
-        ):
-            changed.append(name)
-
-    if not changed:
+    plan = plan_settings(settings, live, where=f"{host.name} port {port}")
+    if not plan["changed"]:
         host.noop(
             f"postgresql on port {port} already has {', '.join(sorted(settings))} as wanted",
         )
         return
 
     config_file = live["config_file"]["value"]
-    conf_dir = posixpath.dirname(config_file)
-    dropin_dir = posixpath.join(conf_dir, "conf.d")
+    dropin_dir = posixpath.join(posixpath.dirname(config_file), "conf.d")
     dropin = posixpath.join(dropin_dir, dropin_name)
-
-    needs_restart = any(live[name]["context"] == "postmaster" for name in changed)
-    unit = None
-    if needs_restart:
-        clusters = list(host.get_fact(PostgresClusters) or [])
-        matching = [cluster for cluster in clusters if int(cluster["port"]) == int(port)]
-        if not matching:
-            raise OperationError(
-                f"no pg_lsclusters cluster listens on port {port} on {host.name}: cannot "
-                f"restart PostgreSQL for {', '.join(changed)}",
-            )
-        unit = f"postgresql@{matching[0]['version']}-{matching[0]['cluster']}"
-
+    unit = _cluster_unit(port, plan["changed"]) if plan["restart"] else None
     include_dirs = host.get_fact(PostgresIncludeDirs, path=config_file) or []
-    has_include = any(
-        posixpath.normpath(posixpath.join(conf_dir, item)) == dropin_dir for item in include_dirs
-    )
 
     timestamp = files_util.get_timestamp()
     yield from backup_commands(port, backup_dir, backup_databases, timestamp)
-
-    if not has_include:
-        yield StringCommand(
-            "mkdir -p",
-            QuoteString(dropin_dir),
-            # owned as the config file: the check's restore runs as postgres and must be able
-            # to remove a rejected drop-in
-            "&& chown",
-            StringCommand("--reference=", QuoteString(config_file), _separator=""),
-            QuoteString(dropin_dir),
-            "&& cp -a",
-            QuoteString(config_file),
-            QuoteString(f"{config_file}.bak-{timestamp}"),
-            "&& printf",
-            QuoteString(r"\n# Added by maas-ha: read the drop-ins in conf.d\ninclude_dir = 'conf.d'\n"),
-            ">>",
-            QuoteString(config_file),
-        )
+    if not _includes(config_file, include_dirs, dropin_dir):
+        yield _include_dropins_command(config_file, dropin_dir, timestamp)
 
     previous = posixpath.join(backup_dir, f"{dropin_name}.bak-{timestamp}")
-    yield StringCommand(
-        "if [ -f",
-        QuoteString(dropin),
-        "]; then cp -a",
-        QuoteString(dropin),
-        QuoteString(previous),
-        "; fi",
-    )
+    yield StringCommand("if [ -f", QuoteString(dropin), "]; then cp -a", QuoteString(dropin),
+                        QuoteString(previous), "; fi")
     yield FileUploadCommand(StringIO(render_dropin(settings)), dropin)
-    yield StringCommand(
-        "chown",
-        StringCommand("--reference=", QuoteString(config_file), _separator=""),
-        QuoteString(dropin),
-        "&& chmod 644",
-        QuoteString(dropin),
-    )
-
-    names = ", ".join(sql_literal(name) for name in sorted(settings))
-    check_sql = (
-        "SELECT sourcefile || ':' || sourceline || ': ' || coalesce(name, '') || ': ' || error "
-        "FROM pg_file_settings WHERE error IS NOT NULL "
-        # a changed restart-only setting reports this until the restart: not a problem; for any
-        # other setting the same words mean PostgreSQL refused the value
-        "AND NOT (error = 'setting could not be applied' "
-        "AND name IN (SELECT name FROM pg_settings WHERE context = 'postmaster')) "
-        "UNION ALL "
-        "SELECT sourcefile || ':' || sourceline || ': ' || name || ' overrides maas-ha' "
-        "FROM (SELECT DISTINCT ON (name) name, sourcefile, sourceline FROM pg_file_settings "
-        f"WHERE name IN ({names}) ORDER BY name, seqno DESC) AS last "
-        f"WHERE sourcefile <> {sql_literal(dropin)}"
-    )
+    yield StringCommand("chown", _owner_of(config_file), QuoteString(dropin),
+                        "&& chmod 644", QuoteString(dropin))
     yield _checked_by_postgres(
         port,
-        check_sql,
+        settings_check_sql(settings, dropin),
         restore=["if [ -f", QuoteString(previous), "]; then cat", QuoteString(previous), ">",
                  QuoteString(dropin), "; else rm -f", QuoteString(dropin), "; fi;"],
         message=f"PostgreSQL on {host.name} rejected the maas-ha settings in {dropin} "
         "(previous version restored):",
     )
-
-    if needs_restart:
+    if plan["restart"]:
         yield f"systemctl restart {unit}"
     else:
-        yield StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
+        yield _reload(port)
 
 
-
-def _wanted_hba_entries(entries) -> list[dict]:
-    """Validate and normalise the wanted pg_hba entries (address as CIDR), dropping duplicates."""
-    if not entries:
-        raise OperationValueError(f"postgresql hba_entries for {host.name} got no entries")
-    wanted: list[dict] = []
-    seen = set()
-    for entry in entries:
-        entry_type = entry.get("type", "host")
-        if entry_type not in HBA_HOST_TYPES and entry_type != "local":
-            raise OperationValueError(
-                f"pg_hba entry {entry!r} for {host.name}: type {entry_type!r} is not a pg_hba type",
-            )
-        if entry.get("method") in (None, "auto"):
-            entry = {**entry, "method": AUTO_METHOD}
-        for key in ("database", "user", "method"):
-            value = str(entry.get(key) or "")
-            if not _HBA_FIELD_RE.fullmatch(value):
-                raise OperationValueError(
-                    f"pg_hba entry {entry!r} for {host.name}: {key} {value!r} is not usable",
-                )
-        if entry["method"] not in HBA_METHODS and entry["method"] != AUTO_METHOD:
-            raise OperationValueError(
-                f"pg_hba entry {entry!r} for {host.name}: method {entry['method']!r} is not a "
-                "pg_hba method",
-            )
-        address = None
-        if entry_type != "local":
-            address = normalise_hba_address(str(entry.get("address") or ""))
-            if not _HBA_FIELD_RE.fullmatch(address):
-                raise OperationValueError(
-                    f"pg_hba entry {entry!r} for {host.name}: address {address!r} is not usable",
-                )
-            _refuse_host_bits(entry, str(entry.get("address")))
-        normalised = {
-            "type": entry_type,
-            "database": str(entry["database"]),
-            "user": str(entry["user"]),
-            "address": address,
-            "method": entry["method"],
-        }
-        key = _hba_key(normalised)
-        if key in seen:
-            continue
-        seen.add(key)
-        wanted.append(normalised)
-    return wanted
+def _owner_of(path: str) -> StringCommand:
+    """``chown``'s ``--reference=PATH``: a file gets the owner of ``path``."""
+    return StringCommand("--reference=", QuoteString(path), _separator="")
 
 
-def _refuse_host_bits(entry, address: str) -> None:
-    """``fd00::11/32`` is a host's address with a too short prefix, not the network
-    ``fd00::/32``: refused rather than widened to it."""
-    try:
-        interface = ipaddress.ip_interface(address.strip())
-    except ValueError:
-        return  # not IP/prefix: a keyword or host name, or a form the checks above refuse
-    if "/" in address and interface.ip != interface.network.network_address:
-        one = interface.ip
-        raise OperationValueError(
-            f"pg_hba entry {entry!r} for {host.name}: address {address!r} has host bits set beyond "
-            f"its /{interface.network.prefixlen} prefix (one host is {one}/{one.max_prefixlen})",
+def _reload(port: int) -> StringCommand:
+    return StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
+
+
+def _includes(config_file: str, include_dirs, dropin_dir: str) -> bool:
+    """True when the main config's ``include_dir`` lines already read ``dropin_dir``."""
+    conf_dir = posixpath.dirname(config_file)
+    return any(posixpath.normpath(posixpath.join(conf_dir, item)) == dropin_dir
+               for item in include_dirs)
+
+
+def _include_dropins_command(config_file: str, dropin_dir: str, timestamp: str) -> StringCommand:
+    """Create ``conf.d`` and add ``include_dir = 'conf.d'`` to the main file (kept as a copy)."""
+    return StringCommand(
+        "mkdir -p",
+        QuoteString(dropin_dir),
+        # owned as the config file: the check's restore runs as postgres and must be able
+        # to remove a rejected drop-in
+        "&& chown",
+        _owner_of(config_file),
+        QuoteString(dropin_dir),
+        "&& cp -a",
+        QuoteString(config_file),
+        QuoteString(f"{config_file}.bak-{timestamp}"),
+        "&& printf",
+        QuoteString(r"\n# Added by maas-ha: read the drop-ins in conf.d\ninclude_dir = 'conf.d'\n"),
+        ">>",
+        QuoteString(config_file),
+    )
+
+
+def _cluster_unit(port: int, changed) -> str:
+    """The systemd unit of the cluster on ``port`` (``postgresql@VER-CLUSTER``), to restart it."""
+    clusters = list(host.get_fact(PostgresClusters) or [])
+    matching = [cluster for cluster in clusters if int(cluster["port"]) == int(port)]
+    if not matching:
+        raise OperationError(
+            f"no pg_lsclusters cluster listens on port {port} on {host.name}: cannot "
+            f"restart PostgreSQL for {', '.join(changed)}",
         )
-
-
-def _hba_key(entry) -> tuple:
-    return (entry["type"], entry["database"], entry["user"], entry.get("address"))
-
-
-def _hba_line(entry) -> str:
-    fields = [entry["type"], entry["database"], entry["user"]]
-    if entry["address"] is not None:
-        fields.append(entry["address"])
-    fields.append(entry["method"])
-    return " ".join(fields)
+    return f"postgresql@{matching[0]['version']}-{matching[0]['cluster']}"
 
 
 @operation()
@@ -572,7 +395,7 @@ def hba_entries(
 
     ``entries``: ``[{"type": "host", "database": "maasdb", "user": "maas",
     "address": "10.77.0.11/32", "method": "scram-sha-256"}]``; a method of ``None`` or
-    ``"auto"`` takes the one the live server's version calls for (:func:`hba_method`).
+    ``"auto"`` takes the one the live server's version calls for (:func:`operations._plan_pg.hba_method`).
     The file is the one the running server uses; entries match by type, database, user
     and address (whitespace and the ``addr mask`` form do not matter). A missing entry is
     appended; the first entry with the same match but another method has its line
@@ -600,32 +423,15 @@ def hba_entries(
             ],
         )
     """
-    wanted = _wanted_hba_entries(entries)
-
+    wanted = wanted_hba_entries(entries, host.name)
     live = _live_settings(port)
     if not live:
         yield _server_down(port, "change pg_hba.conf")
         return
     hba_file = live["hba_file"]["value"]
-    for entry in wanted:
-        if entry["method"] == AUTO_METHOD:
-            entry["method"] = hba_method(live["server_version_num"]["value"])
-
     current = list(host.get_fact(PgHbaEntries, path=hba_file) or [])
-    first_by_key: dict = {}
-    for entry in current:
-        first_by_key.setdefault(_hba_key(entry), entry)
-
-    replacements = []  # (line number, new line)
-    appends = []
-    for entry in wanted:
-        existing = first_by_key.get(_hba_key(entry))
-        if existing is None:
-            appends.append(_hba_line(entry))
-        elif existing["method"] != entry["method"]:
-            replacements.append((existing["line"], _hba_line(entry)))
-
-    if not replacements and not appends:
+    plan = plan_hba(wanted, current, live["server_version_num"]["value"])
+    if not plan["replace"] and not plan["append"]:
         host.noop(f"{hba_file} already has the {len(wanted)} wanted entries")
         return
 
@@ -633,15 +439,11 @@ def hba_entries(
     backup = f"{hba_file}.bak-{timestamp}"
     yield from backup_commands(port, backup_dir, backup_databases, timestamp)
     yield StringCommand("cp -a", QuoteString(hba_file), QuoteString(backup))
-
-    if replacements:
-        sed_bits: list = ["sed -i"]
-        for number, line in sorted(replacements):
-            sed_bits.extend(["-e", QuoteString(f"{number}c\\{line}")])
-        sed_bits.append(QuoteString(hba_file))
-        yield StringCommand(*sed_bits)
-
-    if appends:
+    if plan["replace"]:
+        edits = [bit for number, line in plan["replace"]
+                 for bit in ("-e", QuoteString(f"{number}c\\{line}"))]
+        yield StringCommand("sed -i", *edits, QuoteString(hba_file))
+    if plan["append"]:
         yield StringCommand(
             '[ -z "$(tail -c 1',
             QuoteString(hba_file),
@@ -649,18 +451,14 @@ def hba_entries(
             QuoteString(hba_file),
             "; printf '%s\\n'",
             QuoteString("# Added by maas-ha: MAAS region database access"),
-            *[QuoteString(line) for line in appends],
+            *[QuoteString(line) for line in plan["append"]],
             ">>",
             QuoteString(hba_file),
         )
-
-    check_sql = (
-        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL"
-    )
     yield _checked_by_postgres(
         port,
-        check_sql,
+        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
         restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
         message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
     )
-    yield StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
+    yield _reload(port)

@@ -52,6 +52,14 @@ def lists_urls(settings: dict, region_urls) -> bool:
     return isinstance(current, list) and [str(url) for url in current] == _url_list(region_urls)
 
 
+def registered_with(registration, secret_sha256) -> bool:
+    """True when a rack's ``MaasRegistration`` shows a node id and the secret whose digest is
+    ``secret_sha256``: it is registered with that MAAS, and registering again changes nothing."""
+    registration = registration or {}
+    return bool(registration.get("maas_id") and secret_sha256
+                and registration.get("secret_sha256") == secret_sha256)
+
+
 def read_remote_secret(state, secret_host: str, secret_path: str) -> str:
     """The shared secret from ``secret_host``, read once per run; raises OperationError.
     Every rack registers at once: the first reads, the others wait for its answer instead of
@@ -190,7 +198,7 @@ def register(
     registration = fact_data(host.get_fact(MaasRegistration)) or {}
     maas_id = registration.get("maas_id")
     if maas_id:
-        if expected_secret_sha256 and registration.get("secret_sha256") == expected_secret_sha256:
+        if registered_with(registration, expected_secret_sha256):
             host.noop(f"rack {maas_id} is already registered with this MAAS")
             return
         if not replace_registration:

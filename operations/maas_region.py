@@ -19,8 +19,6 @@ from pyinfra.api.exceptions import OperationError, OperationValueError
 
 from facts.maas import (
     FLAVOURS,
-    RACK_MODES,
-    REGION_MODES,
     SNAP_MAAS,
     MaasAdminUser,
     MaasInstall,
@@ -28,13 +26,17 @@ from facts.maas import (
     region_cli,
 )
 from facts.maas_api import MaasCliProfiles
-from facts.maas_config import RegiondConf, config_path as maas_config_path, secret_matches
+from facts.maas_config import RegiondConf, config_path as maas_config_path
+from operations._plan_region import (  # noqa: F401  (regiond_differences: tests use it from here)
+    install_mode,
+    plan_regiond,
+    regiond_differences,
+    regiond_settings,
+    wanted_regiond,
+)
 from run.memo import recall
 from operations._remote import quote as _q
 from operations.maas_api_client import api_root
-
-DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
-SECRET_SETTINGS = ("database_pass",)
 
 # Writes regiond.conf on the host from a JSON line on stdin: the keys given are set, every
 # other key is kept. As MAAS's own writes: atomic (temporary file + rename), the old file's
@@ -84,35 +86,6 @@ def check_flavour(flavour) -> None:
         raise OperationValueError(
             f"{host.name}: MAAS flavour {flavour!r} is not one of {', '.join(FLAVOURS)}",
         )
-
-
-def _same(current, wanted) -> bool:
-    return current is not None and str(current) == str(wanted)
-
-
-def wanted_regiond(maas_url, database_host, database_port, database_name, database_user,
-                   database_password, num_workers) -> dict:
-    """The regiond.conf keys this package manages, as they should read."""
-    return {
-        "database_host": database_host,
-        "database_name": database_name,
-        "database_pass": database_password,
-        "database_port": database_port,
-        "database_user": database_user,
-        "maas_url": maas_url,
-        "num_workers": num_workers,
-    }
-
-
-def regiond_differences(current: dict, wanted: dict) -> list[str]:
-    """The managed keys whose value in regiond.conf (as ``RegiondConf`` reports it, secrets
-    as keyed digests) is not the wanted one, sorted."""
-    current = current or {}
-    return [
-        key for key in sorted(wanted)
-        if not (secret_matches(current.get(key), wanted[key]) if key in SECRET_SETTINGS
-                else _same(current.get(key), wanted[key]))
-    ]
 
 
 def database_uri(user, password, db_host, port, name) -> str:
@@ -186,45 +159,34 @@ def configure(
         raise OperationValueError(f"{host.name}: num_workers must be >= 1 (got {num_workers})")
 
     path = config_path or maas_config_path("regiond", flavour)
-    conf = fact_data(recall(host, RegiondConf, path=path)) or {}
-    settings = conf.get("settings") if conf.get("exists") else {}
+    settings = regiond_settings(fact_data(recall(host, RegiondConf, path=path)))
     if settings is None:
         raise OperationError(
             f"{host.name}: {path} is not a readable YAML mapping; fix it by hand first",
         )
-
     wanted = wanted_regiond(maas_url, database_host, database_port, database_name,
                             database_user, database_password, num_workers)
-    differ = regiond_differences(settings, wanted)
+    mode = install_mode(fact_data(host.get_fact(MaasInstall))) if flavour == "snap" else None
+    plan = plan_regiond(flavour, settings, wanted, mode)
+    if not plan["changes"]:
+        host.noop(f"regiond.conf {path} already holds the requested settings" if flavour == "deb"
+                  else f"snap MAAS in {mode} mode already holds the requested settings ({path})")
+        return
 
-    if flavour == "deb":
-        if not differ:
-            host.noop(f"regiond.conf {path} already holds the requested settings")
-            return
-        updates = json.dumps({key: wanted[key] for key in differ}, sort_keys=True)
+    if plan["write"]:
+        updates = json.dumps(plan["write"], sort_keys=True)
         yield StringCommand("python3 -c", _q(REGIOND_WRITER.strip()), _q(path), _stdin=updates)
-        return
-
-    install = fact_data(host.get_fact(MaasInstall)) or {}
-    mode = install.get("mode") or "none"
-    needs_init = mode not in REGION_MODES or any(key in differ for key in DB_KEYS)
-
-    if not differ and not needs_init:
-        host.noop(f"snap MAAS in {mode} mode already holds the requested settings ({path})")
-        return
-
-    config_flags: list = []
-    if needs_init:
+    if plan["init"]:
         # `maas init` prompts for the database URI when no --database-uri is given, and
         # reads the answer from stdin (src/maascli/snap.py get_database_settings).
-        init_mode = "region+rack" if mode in RACK_MODES else "region"
         uri = database_uri(database_user, database_password, database_host, database_port,
                            database_name)
-        yield StringCommand(SNAP_MAAS, "init", init_mode, "--maas-url", _q(maas_url), "--force",
+        yield StringCommand(SNAP_MAAS, "init", plan["init"], "--maas-url", _q(maas_url), "--force",
                             _stdin=uri)
-    elif "maas_url" in differ:
+    config_flags = []
+    if "maas_url" in plan["config"]:
         config_flags += ["--maas-url", _q(maas_url)]
-    if "num_workers" in differ:
+    if "num_workers" in plan["config"]:
         config_flags += ["--num-workers", str(num_workers)]
     if config_flags:
         yield StringCommand(SNAP_MAAS, "config", *config_flags)

@@ -139,3 +139,19 @@ def test_real_haproxy_rejects_a_broken_config(tmp_path, haproxy):
     )
     assert result.returncode != 0
     assert "balance only supports" in result.stdout + result.stderr
+
+
+def test_template_values_are_the_checked_settings_with_defaults():
+    from operations._render_haproxy import template_values
+
+    values = template_values([{"name": "region1", "address": "fd00::11"}],
+                             {"bind_address": "::", "frontend_maxconn": None, "server_maxconn": None})
+    assert values["backends"] == [{"name": "region1", "address": "[fd00::11]", "port": 5240}]
+    assert values["bind"] == "[::]:80 v4v6"
+    assert (values["maxconn"], values["frontend_maxconn"], values["server_maxconn"]) == (4096, 4096, None)
+    assert values["timeout_tunnel"] == "1h" and values["stats_socket"] == "/run/haproxy/admin.sock"
+
+
+def test_an_unknown_setting_is_refused():
+    with pytest.raises(TypeError, match="unknown settings: timeout_typo"):
+        render_config(REGIONS, timeout_typo="5s")

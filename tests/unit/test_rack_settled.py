@@ -17,7 +17,8 @@ def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True, rackd=
     conf = {"exists": exists, "settings": {"maas_url": conf_urls} if exists else {}}
     return SimpleNamespace(
         regions=[], region_urls=URLS, installs={"k1": install}, rack_confs={"k1": conf},
-        registered_here=lambda host: registered, rack_units={"k1": {"snap.maas.pebble": rackd}},
+        registrations={"k1": {"maas_id": "k1id", "secret_sha256": "ab" if registered else "cd"}},
+        secret_sha256="ab", rack_units={"k1": {"snap.maas.pebble": rackd}},
     )
 
 

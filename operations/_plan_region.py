@@ -1,0 +1,85 @@
+"""What configuring a region decides, as plain data: which regiond.conf keys differ from the
+wanted ones, and what each flavour does about it (deb: the keys to write; snap: ``maas init``
+and/or ``maas config``).
+
+One truth for two callers: ``maas_region.configure`` turns the plan into commands, and the
+rolling restart (``deploys/rolling_restart.restart_reason``) restarts a region exactly when
+the same plan says its config changes.
+"""
+
+from __future__ import annotations
+
+from facts.maas import RACK_MODES, REGION_MODES
+from facts.maas_config import secret_matches
+
+DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
+SECRET_SETTINGS = ("database_pass",)
+SNAP_RUN_MODE = "snap run mode"  # the reason given when a snap is not in a region mode
+
+
+def _same(current, wanted) -> bool:
+    return current is not None and str(current) == str(wanted)
+
+
+def wanted_regiond(maas_url, database_host, database_port, database_name, database_user,
+                   database_password, num_workers) -> dict:
+    """The regiond.conf keys this package manages, as they should read."""
+    return {
+        "database_host": database_host,
+        "database_name": database_name,
+        "database_pass": database_password,
+        "database_port": database_port,
+        "database_user": database_user,
+        "maas_url": maas_url,
+        "num_workers": num_workers,
+    }
+
+
+def regiond_differences(current: dict, wanted: dict) -> list[str]:
+    """The managed keys whose value in regiond.conf (as ``RegiondConf`` reports it, secrets
+    as keyed digests) is not the wanted one, sorted."""
+    current = current or {}
+    return [
+        key for key in sorted(wanted)
+        if not (secret_matches(current.get(key), wanted[key]) if key in SECRET_SETTINGS
+                else _same(current.get(key), wanted[key]))
+    ]
+
+
+def regiond_settings(conf) -> dict | None:
+    """The settings in a ``RegiondConf`` value: ``{}`` when there is no file, None when the
+    file is not a readable YAML mapping."""
+    conf = conf or {}
+    return conf.get("settings") if conf.get("exists") else {}
+
+
+def install_mode(install) -> str:
+    """The run mode a ``MaasInstall`` value shows (``none`` when it shows none)."""
+    return (install or {}).get("mode") or "none"
+
+
+def plan_regiond(flavour: str, current: dict, wanted: dict, mode: str) -> dict:
+    """What ``maas_region.configure`` does for ``wanted`` given regiond.conf's ``current``
+    settings and the install's run ``mode``:
+
+    - ``changes``: why the region's config changes, empty when it does not (differing keys,
+      and on snap :data:`SNAP_RUN_MODE` when the snap is in no region mode);
+    - ``write`` (deb): the keys to write into the file with their values;
+    - ``init`` (snap): the mode to re-run ``maas init`` in (database settings or the run
+      mode differ), else None;
+    - ``config`` (snap): the ``maas config`` settings left to set, ``{name: value}``.
+    """
+    differ = regiond_differences(current, wanted)
+    plan = {"changes": list(differ), "write": {}, "init": None, "config": {}}
+    if flavour != "snap":
+        plan["write"] = {key: wanted[key] for key in differ}
+        return plan
+    if mode not in REGION_MODES:
+        plan["changes"].append(SNAP_RUN_MODE)
+    if mode not in REGION_MODES or any(key in differ for key in DB_KEYS):
+        plan["init"] = "region+rack" if mode in RACK_MODES else "region"
+    elif "maas_url" in differ:
+        plan["config"]["maas_url"] = wanted["maas_url"]
+    if "num_workers" in differ:
+        plan["config"]["num_workers"] = wanted["num_workers"]
+    return plan
