@@ -31,6 +31,7 @@ from facts.pg_cluster import PostgresSettings
 from facts.systemd_units import SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
+from operations.maas_rack import registered_with
 from run.batch import BATCHABLE, FactBatch
 from run.gather import gather_many
 from run.memo import remember
@@ -92,13 +93,6 @@ class Topology:
 
     def workers_of(self, host) -> int:
         return self.workers[host.name]
-
-    def registered_here(self, host) -> bool:
-        """True when the host (a rack) holds a node id and this MAAS's secret, as read at the
-        start of the run: registering it again would change nothing."""
-        registration = self.registrations.get(host.name) or {}
-        return bool(registration.get("maas_id") and self.secret_sha256
-                    and registration.get("secret_sha256") == self.secret_sha256)
 
 
 def rack_unit_of(rack) -> str:
@@ -295,9 +289,7 @@ def _check_racks(topo: Topology) -> None:
         if rack in topo.regions:
             continue  # region+rack: its node id is the region's own
         registration = topo.registrations[rack.name] or {}
-        if not registration.get("maas_id"):
-            continue
-        if topo.secret_sha256 is None or registration.get("secret_sha256") != topo.secret_sha256:
+        if registration.get("maas_id") and not registered_with(registration, topo.secret_sha256):
             raise SettingError(rack.name, f"group {GROUP_RACK}", f"rack is already registered (maas_id "
                                f"{registration['maas_id']}) to another MAAS: a rack belongs to one MAAS; "
                                "move it with move_rack.py (--data maas_move_rack=<rack>) or remove it from the inventory")

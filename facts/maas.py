@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import shlex
 
-from facts._parse_maas import (  # noqa: F401  (SNAP_MODES, short_version: used from here)
+from facts._parse_maas import (
     DEB_RACK_PACKAGE,
     DEB_REGION_PACKAGE,
-    SNAP_MODES,
     parse_install,
-    short_version,
 )
 from facts.usage import Fact
 

@@ -10,7 +10,6 @@ pyinfra never prints stdin.
 from __future__ import annotations
 
 import json
-import shlex
 from urllib.parse import quote
 
 from pyinfra import host
