@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.deb import DebPackages
 from pyinfra.facts.hardware import Cpus
 
@@ -28,7 +29,7 @@ from facts.maas_health import MaasRegionApiVersion
 from facts.maas_units import rack_unit, region_service_units
 from facts.os_release import OsRelease
 from facts.pg_cluster import PostgresSettings
-from facts.systemd_units import SystemdUnits
+from facts.systemd_units import SystemdUnitLog, SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
 from operations.maas_pg import AS_POSTGRES
 from operations.maas_rack import registered_with
@@ -196,6 +197,7 @@ def _build(inventory) -> Topology:
     _check_installs(topo)
     _check_series(topo)
     _check_racks(topo)
+    _check_masked_units(topo, [*topo.racks, *topo.regions])
     # A region that cannot be reached counts at the most workers, so that the database's
     # connection limit never shrinks because a host was briefly away.
     topo.workers = {
@@ -270,6 +272,22 @@ def _check_series(topo: Topology) -> None:
         problem = series_problem(str(config.get(host, "maas_version")), release)
         if problem:
             raise SettingError(host.name, "maas_version", problem)
+
+
+def _check_masked_units(topo: Topology, hosts) -> None:
+    """A MAAS unit that is masked can never run: refuse before anything runs (a region's
+    would otherwise be drained in HAProxy first), naming the host, the unit and its last log
+    lines."""
+    for host in dict.fromkeys(hosts):
+        states = {}
+        for read in (topo.rack_units.get(host.name), topo.region_units.get(host.name)):
+            states.update(read if isinstance(read, dict) else {})  # None: unreachable
+        for unit, state in states.items():
+            if isinstance(state, dict) and state.get("load") == "masked":
+                logs = gather_many({"log": (SystemdUnitLog, [host], lambda _, unit=unit: {"unit": unit})})
+                lines = logs["log"][host.name] or ["(nothing)"]
+                raise DeployError(f"{host.name}: {unit} is masked and cannot run (systemctl unmask {unit}); "
+                                  f"it last logged: {' | '.join(lines)}")
 
 
 def _check_racks(topo: Topology) -> None:

@@ -28,8 +28,8 @@ from .common import (CACHE_DIR, LAB_DIR, OPERATOR_UID, OPERATOR_USER, LabError, 
 
 STANDIN_DIR = os.environ.get("MHLAB_STANDIN_DIR", os.path.join(LAB_DIR, "standin"))
 RECIPE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recipe.py")
-LAYER_RECIPE = ("layer-v2: apt-get update from /srv/labrepo; install stand-in snapd; "
-                "operator user with passwordless sudo")
+LAYER_RECIPE = ("layer-v3: apt-get update from /srv/labrepo; install stand-in snapd; "
+                "operator user with passwordless sudo; no /run/nologin")
 
 
 class Image:
@@ -294,6 +294,10 @@ def build_layer(bkey, base_dir, skey, repo_dir):
     script += ("useradd --create-home --uid %d --shell /bin/bash %s; "
                "echo '%s ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/90-lab-operator; "
                "chmod 0440 /etc/sudoers.d/90-lab-operator; " % (OPERATOR_UID, OPERATOR_USER, OPERATOR_USER))
+    # systemd creates /run/nologin at boot and systemd-user-sessions removes it; booted again
+    # under load, a container sometimes fails that unit, and pam_nologin then refuses the
+    # operator (not root) for good. Lab hosts are rebooted per test: never create the file.
+    script += "ln -sf /dev/null /etc/tmpfiles.d/systemd-nologin.conf; "
     script += "apt-get clean; rm -f /var/log/*.log"
     _nspawn_run(["-D", os.path.join(base_dir, "rootfs"),
                  "--overlay=%s:%s:/" % (os.path.join(base_dir, "rootfs"), upper)],

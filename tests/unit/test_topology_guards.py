@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from pyinfra.api.exceptions import DeployError
 
 from config import SettingError
 from deploys import topology as topo_module
@@ -31,12 +32,13 @@ def facts(monkeypatch):
     table = {"MaasInstall": {}, "VmHostSoftware": {}, "MaasRegistration": {}, "Cpus": {},
              "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
-             "PostgresSettings": {}, "OsRelease": {}, "SystemdUnits": {}, "MaasRackControllers": {}}
+             "PostgresSettings": {}, "OsRelease": {}, "SystemdUnits": {}, "MaasRackControllers": {},
+             "SystemdUnitLog": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
                 "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
                 "RackdConf": None, "PostgresSettings": {}, "OsRelease": JAMMY, "SystemdUnits": {},
-                "MaasRackControllers": None}
+                "MaasRackControllers": None, "SystemdUnitLog": []}
 
     def answer(name, host):
         return table[name].get(host.name, defaults.get(name, host.name))
@@ -120,6 +122,22 @@ def test_rack_on_vm_host_is_refused(inventory_factory, facts):
                                 "(libvirtd or virtqemud) is installed or running): a rack controller "
                                 "must not run on a VM host (libvirt/LXD); client tools such as virsh "
                                 "and an LXD that is not initialised are fine")
+
+
+@pytest.mark.parametrize("host_name,unit", [("r2", "maas-regiond"), ("k1", "maas-rackd")])
+def test_a_masked_maas_unit_is_refused_before_anything_runs(inventory_factory, facts, host_name, unit):
+    # a region's masked unit would otherwise be found only after HAProxy drained the region
+    facts["SystemdUnits"] = {host_name: {unit: {"load": "masked", "active": "inactive", "enabled": "masked"}}}
+    facts["SystemdUnitLog"] = {host_name: ["last words"]}
+    with pytest.raises(DeployError) as error:
+        build(inventory_factory())
+    assert str(error.value) == (f"{host_name}: {unit} is masked and cannot run (systemctl unmask {unit}); "
+                                "it last logged: last words")
+
+
+def test_running_units_pass(inventory_factory, facts):
+    facts["SystemdUnits"] = {"r2": {"maas-regiond": {"load": "loaded", "active": "active", "enabled": "enabled"}}}
+    build(inventory_factory())
 
 
 def test_deb_hosts_on_their_series_pass(inventory_factory, facts):
