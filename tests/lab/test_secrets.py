@@ -130,7 +130,10 @@ def converged(lab, request):
     db_core, db_password = unusual_password("db")
     admin_core, admin_password = unusual_password("admin")
     env = {"MAAS_HA_REGION_FLAVOUR": region_flavour, "MAAS_HA_RACK_FLAVOUR": rack_flavour,
-           "MAAS_HA_DB_PASSWORD": db_password, "MAAS_HA_ADMIN_PASSWORD": admin_password}
+           "MAAS_HA_DB_PASSWORD": db_password, "MAAS_HA_ADMIN_PASSWORD": admin_password,
+           # exactly the hosts reset above: earlier tests may have left other racks registered
+           "MAAS_HA_POSTGRES": PG, "MAAS_HA_REGIONS": ",".join(REGIONS),
+           "MAAS_HA_HAPROXY": ",".join(LBS), "MAAS_HA_RACKS": ",".join(RACKS)}
 
     scanner = ProcScanner()
     start_samplers(lab, hosts)
