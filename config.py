@@ -61,8 +61,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_pg_connections_per_worker": (11, "DB connections one regiond worker may hold"),
     "maas_pg_min_connections_per_region": (40, "DB connections every region may need under load"),
     "maas_pg_connection_headroom": (20, "connections kept free for admin tools and backups"),
-    "maas_pg_listen_addresses": ("*", "PostgreSQL listen_addresses"),
-    "maas_pg_backup_dir": ("/var/backups/maas-ha", "where pg_dump backups go before a PG change"),
+    "maas_pg_listen_addresses": (None, "PostgreSQL listen_addresses; default: the host's own "
+                                 "address (`maas_address`) and `localhost`"),
+    "maas_pg_backup_dir": ("/var/backups/maas-ha", "where pg_dump backups go before a PG change; "
+                           "created `postgres` 0700 when missing, an existing one is used as it is"),
+    "maas_pg_backup_keep": (5, "how many backups (dumps of each database) to keep in "
+                            "`maas_pg_backup_dir`; older ones are deleted after a new one"),
     # HAProxy
     "maas_haproxy_frontend_port": (80, "port HAProxy serves the region API on"),
     "maas_haproxy_maxconn": (2000, "HAProxy global maxconn"),
@@ -129,6 +133,12 @@ def url_host(address: str) -> str:
 def hosts_of(inventory, group: str) -> list:
     """Hosts of a group in inventory order (the first region is the primary)."""
     return list(inventory.get_group(group, [])) if group in inventory.groups else []
+
+
+def pg_listen_addresses(host) -> str:
+    """PostgreSQL's ``listen_addresses``: the setting, else the address the regions reach the
+    host at and ``localhost`` (not ``*``: no other interface of the host is opened)."""
+    return get(host, "maas_pg_listen_addresses") or f"{address_of(host)},localhost"
 
 
 def region_url(host) -> str:
@@ -374,6 +384,7 @@ CHECKS = {
     "maas_pg_connection_headroom": _integer(0, 1000),
     "maas_pg_listen_addresses": _listen_addresses,
     "maas_pg_backup_dir": _absolute_path,
+    "maas_pg_backup_keep": _integer(1, 1000),
     "maas_haproxy_frontend_port": _integer(1, 65535),
     "maas_haproxy_maxconn": _integer(1, 1000000),
     "maas_haproxy_check_inter": _text(*_DURATION),

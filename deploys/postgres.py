@@ -23,7 +23,8 @@ def maas_postgres(topology):
     port = config.get(host, "maas_db_port")
     db_name = config.get(host, "maas_db_name")
     db_user = config.get(host, "maas_db_user")
-    backup = {"backup_dir": config.get(host, "maas_pg_backup_dir"), "backup_databases": (db_name,)}
+    backup = {"backup_dir": config.get(host, "maas_pg_backup_dir"), "backup_databases": (db_name,),
+              "backup_keep": config.get(host, "maas_pg_backup_keep")}
 
     # present: apt.packages would only ask dpkg again
     if not packages_present(["postgresql"], topology.deb_packages.get(host.name)):
@@ -32,7 +33,7 @@ def maas_postgres(topology):
     maas_pg.server_settings(
         name="PostgreSQL listen_addresses and max_connections",
         settings={
-            "listen_addresses": config.get(host, "maas_pg_listen_addresses"),
+            "listen_addresses": config.pg_listen_addresses(host),
             "max_connections": topology.max_connections,
         },
         port=port,

@@ -115,7 +115,8 @@ def plan_settings(wanted: dict, live: dict, where: str = "this host") -> dict:
     }
 
 
-def _render_setting(name: str, value) -> str:
+def render_setting(name: str, value) -> str:
+    """One line of the drop-in: ``max_connections = 200``, ``listen_addresses = '*'``."""
     if name in INT_SETTINGS:
         return f"{name} = {int(value)}"
     if name in LIST_SETTINGS and isinstance(value, (list, tuple)):
@@ -125,7 +126,7 @@ def _render_setting(name: str, value) -> str:
 
 def render_dropin(settings: dict) -> str:
     """The ``conf.d`` drop-in holding every managed setting, sorted, under a header."""
-    lines = [_render_setting(name, settings[name]) for name in sorted(settings)]
+    lines = [render_setting(name, settings[name]) for name in sorted(settings)]
     return DROPIN_HEADER + "\n".join(lines) + "\n"
 
 

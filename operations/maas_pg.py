@@ -50,11 +50,13 @@ from operations._plan_pg import (
     plan_hba,
     plan_settings,
     render_dropin,
+    render_setting,
     settings_check_sql,
     wanted_hba_entries,
 )
 
 DEFAULT_BACKUP_DIR = "/var/backups/maas-ha"
+DEFAULT_BACKUP_KEEP = 5
 # Facts and pyinfra's postgres operations talk to the server as the postgres user; our
 # operations switch user themselves where they need to (file edits and restarts need root).
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
@@ -105,28 +107,50 @@ def backup_commands(
     backup_dir: str = DEFAULT_BACKUP_DIR,
     databases=("maasdb",),
     timestamp: str | None = None,
+    keep: int = DEFAULT_BACKUP_KEEP,
 ):
     """Yield the commands of a PostgreSQL backup, taken before any config change.
 
-    ``backup_dir`` (mode 700, owned by ``postgres``) gets ``<db>-<timestamp>.dump``
-    (``pg_dump -Fc``) for each listed database that exists (checked on the host when the
-    command runs) and ``globals-<timestamp>.sql`` (roles, with their password verifiers,
-    hence the private directory). Not an operation: the settings and pg_hba operations
-    yield from it. An existing file of the same name is kept: the first backup of a minute
-    is the one taken before any change in it.
+    ``backup_dir`` gets ``<db>-<timestamp>.dump`` (``pg_dump -Fc``) for each listed database
+    that exists (checked on the host when the command runs) and ``globals-<timestamp>.sql``
+    (roles, with their password verifiers: the files are private to ``postgres``). Not an
+    operation: the settings and pg_hba operations yield from it. Backups cannot fill the disk
+    or pass for what they are not:
+
+    - a missing ``backup_dir`` is created ``postgres`` 0700; an existing one is used as it is
+      (never taken over), and refused by name when ``postgres`` cannot write to it;
+    - the dump is refused before it starts when the directory's free space is below the size
+      of the databases to dump;
+    - each file is written under a temporary name and renamed when complete (a dump that
+      fails half way leaves nothing behind);
+    - only the newest ``keep`` dumps of each database (and as many ``globals``) are kept.
+
+    An existing file of the same name is kept: the first backup of a minute is the one taken
+    before any change in it.
     """
-    timestamp = timestamp or files_util.get_timestamp()
-    yield StringCommand(
-        "mkdir -p -m 700",
-        QuoteString(backup_dir),
-        "&& chown postgres:postgres",
-        QuoteString(backup_dir),
-    )
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise OperationValueError(f"number of backups to keep on {host.name} must be an integer "
+                                  f"of at least 1, got {keep!r}")
     for database in databases:
         if not IDENT_RE.fullmatch(database):
             raise OperationValueError(
                 f"backup database name {database!r} for {host.name} is not a plain identifier",
             )
+    timestamp = timestamp or files_util.get_timestamp()
+    directory = QuoteString(backup_dir)
+    where = f"maas_pg_backup_dir {backup_dir} on {host.name}"
+    yield StringCommand("if [ ! -e", directory, "]; then { mkdir -p -m 700", directory,
+                        "&& chown postgres:postgres", directory, "; } || { echo",
+                        QuoteString(f"cannot create {where}"), ">&2; exit 1; }; fi")
+    yield StringCommand(
+        "[ -d", directory, "] && [ -w", directory, "] && [ -x", directory, "] || { echo",
+        QuoteString(f"{where} is not writable by the postgres user (an existing directory is "
+                    "left as it is: give postgres write access or choose another one)"),
+        ">&2; exit 1; }",
+        **AS_POSTGRES,
+    )
+    yield _free_space_check(port, backup_dir, databases)
+    for database in databases:
         exists_sql = f"SELECT 1 FROM pg_database WHERE datname = {sql_literal(database)}"
         dump = posixpath.join(backup_dir, f"{database}-{timestamp}.dump")
         yield StringCommand(
@@ -134,22 +158,60 @@ def backup_commands(
             str(port),
             "-AtX -c",
             shell_double_quote(exists_sql),
-            ')" = 1 ]; then [ -e',
+            ')" = 1 ] && [ ! -e',
             QuoteString(dump),
-            "] || pg_dump -p",
-            str(port),
-            "-Fc -f",
-            QuoteString(dump),
-            database,
+            "]; then",
+            *_written_then_renamed(dump, "pg_dump -p", str(port), "-Fc -f", QuoteString(f"{dump}.partial"),
+                                   database),
             "; fi",
             **AS_POSTGRES,
         )
-    globals_file = QuoteString(posixpath.join(backup_dir, f"globals-{timestamp}.sql"))
+    globals_file = posixpath.join(backup_dir, f"globals-{timestamp}.sql")
     yield StringCommand(
-        "umask 077; [ -e", globals_file, "] || pg_dumpall -p",
-        str(port),
-        "--globals-only >",
-        globals_file,
+        "umask 077; [ -e", QuoteString(globals_file), "] ||",
+        *_written_then_renamed(globals_file, "pg_dumpall -p", str(port), "--globals-only >",
+                               QuoteString(f"{globals_file}.partial")),
+        **AS_POSTGRES,
+    )
+    kinds = [f"{database}-{TIMESTAMP_GLOB}.dump" for database in databases]
+    yield StringCommand(
+        *[bit for kind in [*kinds, f"globals-{TIMESTAMP_GLOB}.sql"]
+          for bit in ("ls -1r", StringCommand(directory, "/", kind, _separator=""),
+                      "2>/dev/null | tail -n +" + str(keep + 1), "| xargs -r rm -f --;")],
+        **AS_POSTGRES,
+    )
+
+
+# files_util.get_timestamp()'s %y%m%d%H%M: names sort in time order
+TIMESTAMP_GLOB = "[0-9]" * 10
+
+
+def _written_then_renamed(path: str, *command) -> tuple:
+    """``command`` writes ``<path>.partial``; only a complete file is renamed to ``path``, a
+    failed one is removed (and the command fails)."""
+    partial = QuoteString(f"{path}.partial")
+    return ("{", *command, "&& mv -f", partial, QuoteString(path), "|| { rm -f", partial,
+            "; exit 1; }; }")
+
+
+def _free_space_check(port: int, backup_dir: str, databases) -> StringCommand:
+    """Fail, before any dump starts, when ``backup_dir`` has less room than the databases take
+    on disk (``pg_database_size``; a custom-format dump is compressed, so it is smaller)."""
+    names = ", ".join(sql_literal(database) for database in databases)
+    size_sql = ("SELECT (coalesce(sum(pg_database_size(datname)), 0) / 1024)::bigint FROM pg_database "
+                f"WHERE datname IN ({names})")
+    return StringCommand(
+        "need=$(psql -p", str(port), "-AtX -c", shell_double_quote(size_sql), ") &&",
+        "free=$(df -Pk", QuoteString(backup_dir), "| awk 'NR == 2 { print $4 }') &&",
+        '[ -n "$need" ] && [ -n "$free" ] || { echo',
+        QuoteString(f"cannot measure the databases or the free space of maas_pg_backup_dir {backup_dir} "
+                    f"on {host.name}"),
+        ">&2; exit 1; };",
+        'if ! [ "$free" -ge "$need" ]; then echo',
+        QuoteString(f"cannot back up PostgreSQL on {host.name}: maas_pg_backup_dir {backup_dir} has"),
+        '"$((free / 1024)) MiB free, the databases to dump take $((need / 1024 + 1)) MiB:"',
+        QuoteString("free some space, lower maas_pg_backup_keep or choose another directory"),
+        ">&2; exit 1; fi",
         **AS_POSTGRES,
     )
 
@@ -263,6 +325,8 @@ def server_settings(
     backup_dir: str = DEFAULT_BACKUP_DIR,
     backup_databases=("maasdb",),
     dropin_name: str = "50-maas-ha.conf",
+    backup_keep: int = DEFAULT_BACKUP_KEEP,
+    ready_timeout: int = 60,
 ):
     """Set server settings (``listen_addresses``, ``max_connections``, ...) through a drop-in.
 
@@ -277,9 +341,10 @@ def server_settings(
 
     + settings: ``{name: value}`` of PostgreSQL settings
     + port: the cluster's port, which picks the cluster on a host with several
-    + backup_dir, backup_databases: where the ``pg_dump`` taken before a change goes, and of
-      which databases
+    + backup_dir, backup_databases, backup_keep: where the ``pg_dump`` taken before a change
+      goes, of which databases, and how many dumps of each are kept
     + dropin_name: the drop-in file in ``conf.d``
+    + ready_timeout: seconds a restarted server may take to accept connections
 
     **Example:**
 
@@ -312,7 +377,7 @@ def server_settings(
     include_dirs = host.get_fact(PostgresIncludeDirs, path=config_file) or []
 
     timestamp = files_util.get_timestamp()
-    yield from backup_commands(port, backup_dir, backup_databases, timestamp)
+    yield from backup_commands(port, backup_dir, backup_databases, timestamp, backup_keep)
     if not _includes(config_file, include_dirs, dropin_dir):
         yield _include_dropins_command(config_file, dropin_dir, timestamp)
 
@@ -322,18 +387,43 @@ def server_settings(
     yield FileUploadCommand(StringIO(render_dropin(settings)), dropin)
     yield StringCommand("chown", _owner_of(config_file), QuoteString(dropin),
                         "&& chmod 644", QuoteString(dropin))
+    restore = ["if [ -f", QuoteString(previous), "]; then cat", QuoteString(previous), ">",
+               QuoteString(dropin), "; else rm -f", QuoteString(dropin), "; fi;"]
     yield _checked_by_postgres(
         port,
         settings_check_sql(settings, dropin),
-        restore=["if [ -f", QuoteString(previous), "]; then cat", QuoteString(previous), ">",
-                 QuoteString(dropin), "; else rm -f", QuoteString(dropin), "; fi;"],
+        restore=restore,
         message=f"PostgreSQL on {host.name} rejected the maas-ha settings in {dropin} "
         "(previous version restored):",
     )
     if plan["restart"]:
-        yield f"systemctl restart {unit}"
+        at_start = [name for name in plan["changed"] if live[name]["context"] == "postmaster"]
+        yield _restart_or_roll_back(unit, port, restore, ready_timeout, what=", ".join(
+            render_setting(name, settings[name]) for name in at_start) + f" (in {dropin})")
     else:
         yield _reload(port)
+
+
+def _restart_or_roll_back(unit: str, port: int, restore: list, ready_timeout: int,
+                          what: str) -> StringCommand:
+    """Restart ``unit`` and wait (at most ``ready_timeout`` seconds) until the server accepts
+    connections. A setting PostgreSQL accepted in its files can still stop it at start (an
+    address the host lacks in ``listen_addresses``: "could not create any TCP/IP sockets"):
+    then ``restore`` puts the previous drop-in back, the server is started again with it,
+    and the command fails naming the host and ``what`` was being set."""
+    ready = StringCommand(
+        "{ i=0; until pg_isready -q -p", str(port), "; do i=$((i + 1)); [ $i -le",
+        str(int(ready_timeout)), "] || break; sleep 1; done; pg_isready -q -p", str(port), "; }",
+    )
+    restart = StringCommand("systemctl restart", QuoteString(unit))
+    return StringCommand(
+        "why=$(", restart, "2>&1) &&", ready, "&& exit 0;",
+        *restore,
+        "if", restart, "&&", ready, "; then back='running again'; else back='still down'; fi;",
+        "echo", QuoteString(f"PostgreSQL on {host.name} did not start with {what}:"),
+        '"previous settings restored, PostgreSQL $back." "$why" >&2;',
+        "journalctl -u", QuoteString(unit), "-n 5 -o cat --no-pager >&2 2>/dev/null; exit 1",
+    )
 
 
 def _owner_of(path: str) -> StringCommand:
@@ -390,6 +480,7 @@ def hba_entries(
     port: int = 5432,
     backup_dir: str = DEFAULT_BACKUP_DIR,
     backup_databases=("maasdb",),
+    backup_keep: int = DEFAULT_BACKUP_KEEP,
 ):
     """Ensure ``pg_hba.conf`` has these entries (one per region host), keeping the rest as is.
 
@@ -405,8 +496,8 @@ def hba_entries(
 
     + entries: the lines to have, as above
     + port: the cluster's port, which picks the cluster on a host with several
-    + backup_dir, backup_databases: where the ``pg_dump`` taken before a change goes, and of
-      which databases
+    + backup_dir, backup_databases, backup_keep: where the ``pg_dump`` taken before a change
+      goes, of which databases, and how many dumps of each are kept
 
     **Example:**
 
@@ -437,7 +528,7 @@ def hba_entries(
 
     timestamp = files_util.get_timestamp()
     backup = f"{hba_file}.bak-{timestamp}"
-    yield from backup_commands(port, backup_dir, backup_databases, timestamp)
+    yield from backup_commands(port, backup_dir, backup_databases, timestamp, backup_keep)
     yield StringCommand("cp -a", QuoteString(hba_file), QuoteString(backup))
     if plan["replace"]:
         edits = [bit for number, line in plan["replace"]

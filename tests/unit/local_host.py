@@ -4,8 +4,9 @@ order, stopping at the first that fails. For testing an operation's safety nets 
 programs (a throwaway PostgreSQL or HAProxy started by the test), not against fixtures.
 
 Commands meant for another user (``_sudo_user``) run as that user with ``runuser``; an upload
-writes the file. ``stand_ins`` replaces exact commands that would reach this machine's
-services (``systemctl ...``) with test-local ones.
+writes the file. ``stand_ins`` replaces the parts of commands that would reach this machine's
+services (``systemctl ...``) with test-local ones, wherever they appear in a command; ``facts``
+answers facts that would read this machine's own set-up (``pg_lsclusters``) instead.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ class Outcome:
 
 class LocalHost:
     def __init__(self, name: str = "localhost", env: dict | None = None,
-                 stand_ins: dict | None = None):
+                 stand_ins: dict | None = None, facts: dict | None = None):
         self.name = name
         self.env = {**os.environ, **(env or {})}
         self.stand_ins = stand_ins or {}
+        self.facts = facts or {}
         self.state = FakeState()  # not executing: run/memo.py's recall() asks the host
         self.noop_description = None
 
@@ -56,6 +58,8 @@ class LocalHost:
         self.noop_description = description
 
     def get_fact(self, fact_cls, *args, **kwargs):
+        if fact_cls in self.facts:
+            return self.facts[fact_cls]
         user = kwargs.get("_sudo_user") if kwargs.get("_sudo") else None
         kwargs = {key: value for key, value in kwargs.items() if key not in all_argument_meta}
         fact = fact_cls()
@@ -78,6 +82,11 @@ class LocalHost:
         return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60,
                               cwd="/tmp")
 
+    def standing_in(self, raw: str) -> str:
+        for real, stand_in in self.stand_ins.items():
+            raw = raw.replace(real, stand_in)
+        return raw
+
     def run(self, operation, *args, **kwargs) -> Outcome:
         """Plan ``operation`` from this machine's facts, then run its commands here."""
         with ctx_state.use(self.state), ctx_host.use(self):
@@ -96,7 +105,7 @@ class LocalHost:
             arguments = command.connector_arguments or {}
             user = arguments.get("_sudo_user") if arguments.get("_sudo") else None
             outcome.ran.append(raw)
-            result = self.shell(self.stand_ins.get(raw, raw), user)
+            result = self.shell(self.standing_in(raw), user)
             if result.returncode != 0:
                 outcome.ok, outcome.stderr = False, result.stderr
                 break

@@ -49,3 +49,14 @@ def test_haproxy_listens_and_forwards_in_the_hosts_family(inventory_factory, fam
                                           (6, ["http://[fd00::b]:5240/MAAS", "http://[fd00::c]:5240/MAAS"])])
 def test_rackd_conf_region_urls(inventory_factory, family, urls):
     assert topology(inventory(inventory_factory, family)).region_urls == urls
+
+
+@pytest.mark.parametrize("family,listen", [(4, "10.99.0.10,localhost"), (6, "fd00::a,localhost")])
+def test_postgresql_listens_on_its_own_address_and_localhost(inventory_factory, family, listen):
+    """Not `*`: only the address the regions reach the database host at, in its family."""
+    assert config.pg_listen_addresses(inventory(inventory_factory, family).get_host("pg1")) == listen
+
+
+def test_postgresql_listen_addresses_setting_wins(inventory_factory):
+    inv = inventory_factory(host_data={"pg1": {"maas_pg_listen_addresses": "*"}})
+    assert config.pg_listen_addresses(inv.get_host("pg1")) == "*"
