@@ -145,6 +145,13 @@ def region_url(host) -> str:
     return f"http://{url_host(address_of(host))}:{get(host, 'maas_region_port')}/MAAS"
 
 
+def loopback_api_url(host) -> str:
+    """The region API of region ``host`` as that host reaches it on its own loopback: where
+    the deploy's calls signed with the admin's API key go (run on the host, ``region_api.py``),
+    so the key never crosses the network."""
+    return f"http://localhost:{get(host, 'maas_region_port')}/MAAS/"
+
+
 def snap_channel(host) -> str:
     return get(host, "maas_snap_channel") or f"{get(host, 'maas_version')}/stable"
 

@@ -9,8 +9,8 @@ from operations import maas_dhcp
 
 
 def api_url(topology) -> str:
-    """Where the control machine reaches the MAAS API: the load balancer, else the primary."""
-    return config.maas_url(host.state.inventory, topology.primary).rstrip("/") + "/"
+    """The primary region's API on its own loopback: the calls run there (the key stays there)."""
+    return config.loopback_api_url(topology.primary)
 
 
 @deploy("MAAS DHCP HA")

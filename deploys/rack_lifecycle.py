@@ -51,7 +51,8 @@ def _hostname(rack) -> str:
 
 
 def _api_url(topology) -> str:
-    return config.maas_url(host.state.inventory, topology.primary).rstrip("/") + "/api/2.0/"
+    """The primary region's API on its own loopback: the calls run there (the key stays there)."""
+    return config.loopback_api_url(topology.primary)
 
 
 def dhcp_duties(topology, rack_hostname: str) -> list[dict]:

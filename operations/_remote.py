@@ -8,7 +8,8 @@ non-root (its secret is 0640, ``maas-rack``/``maas-region``/``maas apikey`` need
 every execution-time command goes through ``run`` here, which adds those arguments.
 
 Also the small helpers the operations share: shell quoting, failing a ``FunctionCommand``
-with a clear message, reaching another inventory host, reading the admin's API key.
+with a clear message, reaching another inventory host, the command that reads the admin's
+API key.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import logging
 import shlex
 
-from pyinfra.api import StringCommand
 from pyinfra.api.exceptions import OperationError
 
 from facts.maas import SNAP_MAAS
@@ -73,25 +73,17 @@ def inventory_host(state, name: str, role: str):
     return target
 
 
-def read_api_key(state, target, admin_username, flavour=None) -> str:
-    """First API key of ``admin_username`` read on the region host ``target`` (never
-    printed); ``flavour`` says which command reads it, ``None`` detects it on the host."""
+def api_key_command(admin_username, flavour=None) -> str:
+    """The shell command that prints ``admin_username``'s API key on a region host (as root);
+    ``flavour`` says which program reads it, ``None`` detects it on the host. Run where the
+    key is used (``region_api.py``): the key itself never leaves the host."""
     user = quote(admin_username)
     if flavour == "deb":
-        command = f"maas-region apikey --username {user} | head -n 1"
-    elif flavour == "snap":
-        command = f"{SNAP_MAAS} apikey --username {user} | head -n 1"
-    else:
-        command = (
-            f"if [ -x {SNAP_MAAS} ] && [ -f /var/snap/maas/common/snap_mode ]; "
-            f"then {SNAP_MAAS} apikey --username {user}; "
-            f"else maas-region apikey --username {user}; fi | head -n 1"
-        )
-    ok, output = run(state, target, StringCommand(command))
-    key = "".join(output.stdout_lines).strip() if ok else ""
-    if key.count(":") != 2:
-        raise OperationError(
-            f"cannot read an API key for MAAS user {admin_username} on {target.name}"
-            + stderr_tail(output),
-        )
-    return key
+        return f"maas-region apikey --username {user} | head -n 1"
+    if flavour == "snap":
+        return f"{SNAP_MAAS} apikey --username {user} | head -n 1"
+    return (
+        f"if [ -x {SNAP_MAAS} ] && [ -f /var/snap/maas/common/snap_mode ]; "
+        f"then {SNAP_MAAS} apikey --username {user}; "
+        f"else maas-region apikey --username {user}; fi | head -n 1"
+    )

@@ -1,8 +1,9 @@
 """A small MAAS API 2.0 client (requests + OAuth 1.0 PLAINTEXT).
 
-Used by operations whose ``FunctionCommand`` talks to a region from the control machine
-(DHCP HA, rack deletion). It signs requests exactly like MAAS's own client (oauthlib's
-PLAINTEXT header: nonce, integer timestamp, version, ``oauth_signature="%26<token secret>"``),
+Used by the lab and its tests to query a region from the control machine (the deploy's own
+calls signed with the admin's key run on the region host instead: ``region_api.py``). It
+signs requests exactly like MAAS's own client (oauthlib's PLAINTEXT header: nonce, integer
+timestamp, version, ``oauth_signature="%26<token secret>"``),
 keeps timeouts bounded, retries briefly on connection errors, and never puts the API key
 into its ``repr`` or into an exception.
 """
@@ -65,7 +66,42 @@ def api_root(url: str) -> str:
     return url
 
 
-class MaasClient:
+def answer(status: int, content_type: str, body: str, method: str, path: str):
+    """A response's decoded body (JSON when it says so, else text; None when empty), or
+    :class:`MaasApiError` for a status of 300 or more."""
+    if "json" in content_type and body:
+        try:
+            body = json.loads(body)
+        except ValueError:
+            pass
+    if status >= 300:
+        raise MaasApiError(status, body, method, path)
+    if body == "":
+        return None
+    return body
+
+
+class ApiVerbs:
+    """``get``, ``post``, ``put``, ``delete`` over a ``request(method, path, params, data)``."""
+
+    def get(self, path, **params):
+        """GET ``path`` (relative to ``.../api/2.0/``); keyword arguments go in the query."""
+        return self.request("GET", path, params=params or None)
+
+    def post(self, path, data=None):
+        """POST a form (``op`` may be part of ``path``: ``"users/?op=whoami"``)."""
+        return self.request("POST", path, data=data or {})
+
+    def put(self, path, data=None):
+        """PUT a form: MAAS updates only the fields given."""
+        return self.request("PUT", path, data=data or {})
+
+    def delete(self, path, **params):
+        """DELETE ``path``; keyword arguments go in the query (``force=True``)."""
+        return self.request("DELETE", path, params=params or None)
+
+
+class MaasClient(ApiVerbs):
     """MAAS API 2.0 client: ``get``, ``post``, ``put``, ``delete`` return decoded JSON."""
 
     def __init__(self, url, api_key, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES):
@@ -100,14 +136,17 @@ class MaasClient:
         ]
         return "OAuth " + ", ".join(f'{key}="{value}"' for key, value in params)
 
-    def _url(self, path: str) -> str:
+    @staticmethod
+    def url_of(root: str, path: str) -> str:
+        """``path`` under the API root, with the trailing slash MAAS's URLs have."""
         path = path.lstrip("/")
         if path and not path.endswith("/") and "?" not in path:
             path += "/"
-        return self.url + path
+        return root + path
 
     @staticmethod
-    def _encode(data):
+    def encode(data):
+        """Form or query values as MAAS reads them (``true``/``false``, ``""`` for None)."""
         if data is None:
             return None
         encoded = {}
@@ -121,15 +160,15 @@ class MaasClient:
 
     def request(self, method: str, path: str, params=None, data=None):
         """Send one signed request; decoded JSON (or text, or None for an empty body)."""
-        url = self._url(path)
+        url = self.url_of(self.url, path)
         last_error = None
         for attempt in range(self.retries):
             try:
                 response = self._session.request(
                     method,
                     url,
-                    params=self._encode(params),
-                    data=self._encode(data),
+                    params=self.encode(params),
+                    data=self.encode(data),
                     headers={"Authorization": self._auth_header(), "Accept": "application/json"},
                     timeout=self.timeout,
                     allow_redirects=False,
@@ -152,31 +191,5 @@ class MaasClient:
 
     @staticmethod
     def _decode(response, method, path):
-        content_type = response.headers.get("Content-Type", "")
-        body = response.text
-        if "json" in content_type and body:
-            try:
-                body = response.json()
-            except ValueError:
-                pass
-        if response.status_code >= 300:
-            raise MaasApiError(response.status_code, body, method, path)
-        if body == "":
-            return None
-        return body
-
-    def get(self, path, **params):
-        """GET ``path`` (relative to ``.../api/2.0/``); keyword arguments go in the query."""
-        return self.request("GET", path, params=params or None)
-
-    def post(self, path, data=None):
-        """POST a form (``op`` may be part of ``path``: ``"users/?op=whoami"``)."""
-        return self.request("POST", path, data=data or {})
-
-    def put(self, path, data=None):
-        """PUT a form: MAAS updates only the fields given."""
-        return self.request("PUT", path, data=data or {})
-
-    def delete(self, path, **params):
-        """DELETE ``path``; keyword arguments go in the query (``force=True``)."""
-        return self.request("DELETE", path, params=params or None)
+        return answer(response.status_code, response.headers.get("Content-Type", ""), response.text,
+                      method, path)

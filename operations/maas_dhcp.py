@@ -2,8 +2,9 @@
 
 Runs on the primary region host. Planning reads the region's view through the host's
 ``maas`` CLI profile (``facts.maas_api``); when that view is missing (region not up yet)
-or differs, a ``FunctionCommand`` makes the change at execution time through the API,
-with the admin's key read on the region host (never printed).
+or differs, a ``FunctionCommand`` makes the change at execution time through the API, each
+call made on the region host to its own loopback (``region_api.py``): the admin's key is
+read there and never crosses the network.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from operations._plan_dhcp import (
     vlan_changes,
     wanted_racks,
 )
-from operations.maas_api_client import MaasApiError, MaasClient
-from operations._remote import fail, read_api_key
+from operations.maas_api_client import MaasApiError
+from operations._remote import api_key_command, fail
+from operations.region_api import RegionApi
 from operations.maas_region import fact_data
 
 
@@ -58,10 +60,10 @@ def apply_vlan_dhcp_ha(
     """Execution-time half of ``vlan_dhcp_ha``: range, racks and ``dhcp_on`` via the API."""
     label = f"VLAN {fabric}.{vid}"
     try:
-        client = MaasClient(api_url, read_api_key(state, host, admin_username, key_flavour))
+        client = RegionApi(state, host, api_url, api_key_command(admin_username, key_flavour))
         found = find_vlan(_api_call(label, client.get, "fabrics/"), fabric, vid)
         if found is None:
-            raise VlanError(f"{label}: no such fabric/VLAN in MAAS at {api_url}")
+            raise VlanError(f"{label}: no such fabric/VLAN in the MAAS of {host.name}")
         fab, vlan = found
         label = f"VLAN {fab.get('name')}.{vid} (fabric id {fab['id']})"
         wanted = wanted_racks(label, _api_call(label, client.get, "rackcontrollers/"),
@@ -104,7 +106,8 @@ def vlan_dhcp_ha(
     """
     Serve DHCP on a VLAN from two racks (MAAS DHCP HA).
 
-    + api_url: region URL reachable from the control machine
+    + api_url: the region API as this host reaches it on its loopback
+      (``http://localhost:5240/MAAS/``): the calls run on this host, never across the network
     + admin_username: MAAS admin whose API key (read on this host) signs the calls
     + key_flavour: ``deb``/``snap`` of this region host (how to read the key)
     + fabric: fabric name or id; vid: the VLAN's VID (0 = untagged)
@@ -122,7 +125,7 @@ def vlan_dhcp_ha(
         # on the primary region host
         maas_dhcp.vlan_dhcp_ha(
             name="DHCP HA on VLAN fabric-0.0",
-            api_url="http://10.0.0.10/MAAS/",
+            api_url="http://localhost:5240/MAAS/",
             admin_username="admin",
             key_flavour="deb",
             fabric="fabric-0",

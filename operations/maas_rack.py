@@ -27,9 +27,10 @@ from facts.maas import (
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
 from operations._remote import (
-    fail as _fail, inventory_host, quote as _q, read_api_key, run, stderr_tail,
+    api_key_command, fail as _fail, inventory_host, quote as _q, run, stderr_tail,
 )
-from operations.maas_api_client import MaasApiError, MaasClient
+from operations.maas_api_client import MaasApiError
+from operations.region_api import RegionApi
 from operations.maas_region import check_flavour, fact_data
 from run.memo import recall
 from run.once import once_per_run
@@ -278,21 +279,22 @@ def region_urls(flavour, region_urls):
 def deregister_rack(
     state, host, api_url, key_host, admin_username, hostname, force=False, key_flavour=None,
 ):  # fmt: skip
-    """Execution-time half of ``deregister``: delete the rack through the API."""
+    """Execution-time half of ``deregister``: delete the rack through the API, called on
+    ``key_host`` (its loopback, its admin key)."""
     try:
         source = inventory_host(state, key_host, "key host")
-        client = MaasClient(api_url, read_api_key(state, source, admin_username, key_flavour))
+        client = RegionApi(state, source, api_url, api_key_command(admin_username, key_flavour))
         racks = client.get("rackcontrollers/", hostname=hostname) or []
         racks = [rack for rack in racks if rack.get("hostname") == hostname]
         if not racks:
-            host.log_styled(f"rack {hostname} is not known to {api_url}; nothing to delete")
+            host.log_styled(f"rack {hostname} is not known to the MAAS of {key_host}; nothing to delete")
             return True
         for rack in racks:
             params = {"force": "true"} if force else {}
             client.delete(f"rackcontrollers/{rack['system_id']}/", **params)
             host.log_styled(f"deleted rack controller {hostname} ({rack['system_id']})", fg="green")
     except (OperationError, MaasApiError) as error:
-        return _fail(host, f"{host.name}: cannot delete rack {hostname} from {api_url}: {error}")
+        return _fail(host, f"{host.name}: cannot delete rack {hostname} from the MAAS of {key_host}: {error}")
     return True
 
 
@@ -301,8 +303,10 @@ def deregister(api_url, key_host, admin_username, hostname, force=False, key_fla
     """
     Delete this rack from the region (API ``DELETE rackcontrollers/<id>/``).
 
-    + api_url: region URL the control machine can reach
-    + key_host: inventory name of a region host where the admin's API key is read
+    + api_url: the region API as ``key_host`` reaches it on its loopback
+      (``http://localhost:5240/MAAS/``)
+    + key_host: inventory name of the region host where the admin's API key is read and the
+      call is made (the key never crosses the network)
     + admin_username: MAAS admin whose key is used (read at execution, never printed)
     + hostname: the rack's MAAS hostname
     + force: also when it is the only rack able to serve DHCP on a VLAN (DHCP goes off)
@@ -320,7 +324,7 @@ def deregister(api_url, key_host, admin_username, hostname, force=False, key_fla
         # on the primary region host
         maas_rack.deregister(
             name="Delete rack rack3 through the API",
-            api_url="http://10.0.0.10/MAAS/",
+            api_url="http://localhost:5240/MAAS/",
             key_host="region1",
             admin_username="admin",
             hostname="rack3",

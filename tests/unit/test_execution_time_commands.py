@@ -2,6 +2,7 @@
 connection arguments as pyinfra's own operations do: production logs in as an operator with
 ``_sudo``, and MAAS's secret, ``maas-rack`` and ``maas apikey`` need root."""
 
+import json
 from types import SimpleNamespace
 
 from pyinfra.api import Config, Inventory, State
@@ -35,8 +36,8 @@ def _answer(state, host):
         state.calls.append((host.name, raw, kwargs))
         if raw.startswith("cat /var/lib/maas/secret"):
             out = SECRET
-        elif "apikey" in raw:
-            out = KEY
+        elif raw.startswith("python3 -c"):  # a MAAS API request made on the host
+            out = json.dumps({"status": 200, "content_type": "application/json", "body": "[]"})
         elif raw.startswith("cat /var/lib/maas/maas_id"):
             out = "abc123"
         else:
@@ -63,23 +64,31 @@ def test_rack_registration_reads_the_secret_and_registers_through_sudo():
     assert_every_call_as(state, _sudo=True)
 
 
-def test_rack_deletion_reads_the_api_key_through_sudo(monkeypatch):
-    state, region, rack = make_state(OPERATOR)
-    monkeypatch.setattr("operations.maas_rack.MaasClient",
-                        lambda url, key: SimpleNamespace(get=lambda *a, **k: []))
-    assert deregister_rack(state, region, "http://10.0.0.5:5240/MAAS/api/2.0/", "region1", "admin",
+def api_calls(state):
+    """(host, key command, request) of each MAAS API request the functions made."""
+    calls = []
+    for name, raw, kwargs in state.calls:
+        assert raw.startswith("python3 -c "), raw
+        request = json.loads(kwargs["_stdin"])
+        calls.append((name, request["key_command"], request["method"], request["url"]))
+    return calls
+
+
+def test_rack_deletion_calls_the_api_on_the_region_through_sudo():
+    state, _, rack = make_state(OPERATOR)
+    assert deregister_rack(state, rack, "http://localhost:5240/MAAS/", "region1", "admin",
                            "rack1", key_flavour="deb") is True
-    assert [raw for _, raw, _ in state.calls] == ["maas-region apikey --username admin | head -n 1"]
+    assert api_calls(state) == [("region1", "maas-region apikey --username admin | head -n 1", "GET",
+                                 "http://localhost:5240/MAAS/api/2.0/rackcontrollers/?hostname=rack1")]
     assert_every_call_as(state, _sudo=True)
 
 
-def test_dhcp_ha_reads_the_api_key_through_sudo(monkeypatch):
+def test_dhcp_ha_calls_the_api_on_the_region_through_sudo():
     state, region, _ = make_state(OPERATOR)
-    monkeypatch.setattr("operations.maas_dhcp.MaasClient",
-                        lambda url, key: SimpleNamespace(get=lambda *a, **k: []))
-    apply_vlan_dhcp_ha(state, region, "http://10.0.0.5:5240/MAAS/api/2.0/", "admin", "deb",
+    apply_vlan_dhcp_ha(state, region, "http://localhost:5240/MAAS/", "admin", "snap",
                        "fabric-0", 0, "rack1", "rack2")
-    assert [raw for _, raw, _ in state.calls] == ["maas-region apikey --username admin | head -n 1"]
+    assert api_calls(state) == [("region1", "/snap/bin/maas apikey --username admin | head -n 1", "GET",
+                                 "http://localhost:5240/MAAS/api/2.0/fabrics/")]
     assert_every_call_as(state, _sudo=True)
 
 

@@ -5,8 +5,10 @@ Also drives the DHCP HA execution-time function through the same fake region."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -227,20 +229,38 @@ def operator_login(monkeypatch):
 
 
 class FakeHost:
+    """The region host, here: the API request program runs on this machine (to the fake
+    region on 127.0.0.1), with a `maas-region` that prints the key."""
+
     name = "region1"
 
-    def __init__(self):
+    def __init__(self, bin_dir):
+        self.bin_dir = bin_dir
         self.commands = []
         self.logs = []
 
     def run_shell_command(self, command, **kwargs):
         assert kwargs.get("print_output") is False and kwargs.get("print_input") is False
         assert kwargs.get("_sudo") is True  # the API key is read as root
-        self.commands.append(command.get_raw_value())
-        return True, SimpleNamespace(stdout_lines=[KEY], stdout=KEY, stderr="")
+        raw = command.get_raw_value()
+        self.commands.append(raw)
+        assert TS not in raw and TS not in kwargs.get("_stdin", "")  # the key stays on the host
+        result = subprocess.run(["sh", "-c", raw], input=kwargs.get("_stdin"), capture_output=True,
+                                text=True, timeout=60,
+                                env={**os.environ, "PATH": f"{self.bin_dir}:{os.environ['PATH']}"})
+        return result.returncode == 0, SimpleNamespace(stdout=result.stdout, stderr=result.stderr,
+                                                       stdout_lines=result.stdout.splitlines())
 
     def log_styled(self, message, **kwargs):
         self.logs.append(message)
+
+
+@pytest.fixture()
+def region_host(tmp_path):
+    maas_region = tmp_path / "maas-region"
+    maas_region.write_text(f"#!/bin/sh\necho {KEY}\n")
+    maas_region.chmod(0o755)
+    return FakeHost(str(tmp_path))
 
 
 def _region(maas, vlan, ranges):
@@ -282,11 +302,17 @@ def _apply(maas, host, **kwargs):
     return apply_vlan_dhcp_ha(None, host, **args)
 
 
-def test_dhcp_ha_creates_range_and_sets_racks(maas):
+def _api_requests(host):
+    assert all(command.startswith("python3 -c ") for command in host.commands), host.commands
+    return len(host.commands)
+
+
+def test_dhcp_ha_creates_range_and_sets_racks(maas, region_host):
     _region(maas, {"primary_rack": None, "secondary_rack": None, "dhcp_on": False}, [])
-    host = FakeHost()
+    host = region_host
     assert _apply(maas, host) is True
-    assert host.commands == ["maas-region apikey --username admin | head -n 1"]
+    assert _api_requests(host) == len(maas.requests)
+    assert all(HEADER_RE.match(r["auth"]).group(5) == "%26" + TS for r in maas.requests)
     post = [r for r in maas.requests if r["method"] == "POST"]
     assert post[0]["form"] == {
         "type": ["dynamic"],
@@ -303,7 +329,7 @@ def test_dhcp_ha_creates_range_and_sets_racks(maas):
     }
 
 
-def test_dhcp_ha_swap_sets_primary_first(maas):
+def test_dhcp_ha_swap_sets_primary_first(maas, region_host):
     range_obj = {
         "type": "dynamic",
         "start_ip": "10.77.0.200",
@@ -311,20 +337,20 @@ def test_dhcp_ha_swap_sets_primary_first(maas):
         "subnet": {"vlan": {"id": 5001}},
     }
     _region(maas, {"primary_rack": "b7qwe3", "secondary_rack": "fcka3t", "dhcp_on": True}, [range_obj])
-    host = FakeHost()
+    host = region_host
     assert _apply(maas, host) is True
     puts = [r["form"] for r in maas.requests if r["method"] == "PUT"]
     assert puts[0] == {"primary_rack": ["fcka3t"]}
     assert [r for r in maas.requests if r["method"] == "POST"] == []
 
 
-def test_dhcp_ha_validation_error_names_vlan_and_field(maas):
+def test_dhcp_ha_validation_error_names_vlan_and_field(maas, region_host):
     _region(maas, {"primary_rack": None, "secondary_rack": None, "dhcp_on": False}, [])
     maas.routes[("PUT", "/MAAS/api/2.0/fabrics/0/vlans/0/")] = (
         400,
         {"dhcp_on": ["dhcp can only be turned on when a dynamic IP range is defined."]},
     )
-    host = FakeHost()
+    host = region_host
     assert _apply(maas, host) is False
     message = host.logs[-1]
     assert "region1" in message and "VLAN fabric-0.0" in message
@@ -332,18 +358,18 @@ def test_dhcp_ha_validation_error_names_vlan_and_field(maas):
     assert TS not in message
 
 
-def test_dhcp_ha_unknown_rack(maas):
+def test_dhcp_ha_unknown_rack(maas, region_host):
     _region(maas, {"primary_rack": None, "secondary_rack": None, "dhcp_on": False}, [])
-    host = FakeHost()
+    host = region_host
     assert _apply(maas, host, secondary_rack="rack9") is False
     assert "secondary_rack rack9 is not a rack controller" in host.logs[-1]
 
 
-def test_dhcp_ha_without_secondary_clears_it(maas):
+def test_dhcp_ha_without_secondary_clears_it(maas, region_host):
     range_obj = {"type": "dynamic", "start_ip": "10.77.0.200", "end_ip": "10.77.0.250",
                  "subnet": {"vlan": {"id": 5001}}}  # fmt: skip
     _region(maas, {"primary_rack": "b7qwe3", "secondary_rack": "fcka3t", "dhcp_on": True}, [range_obj])
-    host = FakeHost()
+    host = region_host
     assert _apply(maas, host, secondary_rack=None, dynamic_range=None) is True
     puts = [r["form"] for r in maas.requests if r["method"] == "PUT"]
     assert puts == [{"primary_rack": ["fcka3t"], "secondary_rack": [""]}]

@@ -1,0 +1,120 @@
+"""Scenario: what a deploy exposes on the network. DHCP HA set up, then a rack removed (its DHCP
+duty handed over first): every MAAS API call these make is signed with the admin's key (OAuth
+PLAINTEXT: the signature is the token secret), and none of it may cross the lab's network in
+clear. PostgreSQL listens only on the address the regions reach it at, and on localhost.
+
+While the deploys run, a packet capture on this machine (every interface of its network
+namespace: the lab bridge and each host's veth end) keeps the TCP payloads of every
+connection that is not SSH; afterwards they are searched for the token secret. A request the
+test sends itself, through HAProxy, with a marker header, proves the capture sees HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import struct
+import threading
+
+import pytest
+import requests
+
+PG, LB, REGIONS, RACKS = "pg1", "lb1", ["region1", "region2"], ["rack1", "rack2"]
+ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap",
+       "MAAS_HA_POSTGRES": PG, "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": LB,
+       "MAAS_HA_RACKS": ",".join(RACKS), "MAAS_HA_DHCP_VLAN": "rack1,rack2"}
+ETH_P_ALL = 0x0003
+SSH_PORT = 22
+
+
+class Capture(threading.Thread):
+    """Every frame this network namespace sends or receives (AF_PACKET, all interfaces):
+    keeps the payload of each TCP segment between lab addresses that is not SSH."""
+
+    def __init__(self, prefix: str):
+        super().__init__(daemon=True)
+        self.prefix = prefix  # the lab's network, as the start of a dotted address
+        self.payloads: list[bytes] = []
+        self.stopped = threading.Event()
+        self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        self.sock.settimeout(0.2)
+
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                frame = self.sock.recv(65535)
+            except (TimeoutError, socket.timeout):
+                continue
+            payload = self._tcp_payload(frame)
+            if payload:
+                self.payloads.append(payload)
+
+    def _tcp_payload(self, frame: bytes) -> bytes | None:
+        if len(frame) < 34 or frame[12:14] != b"\x08\x00":  # IPv4 only: the lab has no IPv6
+            return None
+        ip = frame[14:]
+        header_length, protocol = (ip[0] & 0x0F) * 4, ip[9]
+        source, destination = socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
+        if protocol != 6 or not (source.startswith(self.prefix) and destination.startswith(self.prefix)):
+            return None
+        tcp = ip[header_length:]
+        source_port, destination_port = struct.unpack("!HH", tcp[:4])
+        if SSH_PORT in (source_port, destination_port):
+            return None
+        total_length = struct.unpack("!H", ip[2:4])[0]
+        return ip[header_length + (tcp[12] >> 4) * 4:total_length]
+
+    def stop(self) -> bytes:
+        self.stopped.set()
+        self.join(5)
+        self.sock.close()
+        return b"\n".join(self.payloads)
+
+
+@pytest.fixture(scope="module")
+def captured(lab):
+    lab.ctl("reset", PG, *REGIONS, LB, *RACKS)
+    prefix = lab.address(LB).rsplit(".", 1)[0] + "."
+    capture = Capture(prefix)
+    capture.start()
+    marker = secrets.token_hex(16)
+    try:
+        converge = lab.deploy(ENV, label="wire-converge-with-dhcp-ha")
+        removal = lab.deploy(ENV, deploy_file="remove_rack.py", label="wire-remove-rack2",
+                             args=["--data", "maas_remove_rack=rack2", "--data", "maas_dhcp_move_to=rack1"])
+        requests.get(f"http://{lab.address(LB)}/MAAS/api/2.0/version/", timeout=10,
+                     headers={"X-Capture-Marker": marker})
+    finally:
+        wire = capture.stop()
+    return {"converge": converge, "removal": removal, "wire": wire, "marker": marker,
+            "key": lab.api_key(REGIONS[0])}
+
+
+def test_postgresql_listens_on_its_own_address_and_localhost(lab, captured):
+    assert captured["converge"].returncode == 0, captured["converge"].tail()
+    listen = lab.ssh(PG, "runuser -u postgres -- psql -AtX -c 'SHOW listen_addresses'").strip()
+    assert listen == f"{lab.address(PG)},localhost"
+    sockets = lab.ssh(PG, "ss -ltnH 'sport = :5432' | awk '{print $4}'").split()
+    assert sockets and not {"0.0.0.0:5432", "*:5432", "[::]:5432"} & set(sockets), sockets
+
+
+def test_dhcp_ha_and_rack_removal_ran(lab, captured):
+    assert captured["converge"].returncode == 0, captured["converge"].tail()
+    assert "DHCP HA on VLAN" in captured["converge"].output
+    assert captured["removal"].returncode == 0, captured["removal"].tail()
+    client = lab.client(f"http://{lab.address(LB)}/MAAS/", captured["key"])
+    assert "rack2" not in {rack["hostname"] for rack in client.get("rackcontrollers/")}
+    vlan = client.get("fabrics/")[0]["vlans"][0]
+    assert vlan["dhcp_on"] is True and vlan["secondary_rack"] is None
+
+
+def test_the_capture_sees_plain_http(captured):
+    """The positive control: a plain request through HAProxy is on the wire, marker and all."""
+    seen = captured["marker"].encode() in captured["wire"]
+    assert seen, "the capture did not see the test's own plain HTTP request"
+
+
+def test_the_admin_api_key_never_crossed_the_network(captured):
+    token_secret = captured["key"].split(":")[2].encode()
+    crossed = token_secret in captured["wire"]  # a failure shows neither the key nor the capture
+    assert token_secret and not crossed, "the admin API key's token secret crossed the lab network in clear"
