@@ -233,6 +233,7 @@ class FakeHost:
     region on 127.0.0.1), with a `maas-region` that prints the key."""
 
     name = "region1"
+    connected = True
 
     def __init__(self, bin_dir):
         self.bin_dir = bin_dir
@@ -255,12 +256,17 @@ class FakeHost:
         self.logs.append(message)
 
 
+def region_running_here(bin_dir, maas_region_script=f"echo {KEY}") -> FakeHost:
+    """The region host, with a `maas-region` running ``maas_region_script`` in ``bin_dir``."""
+    maas_region = bin_dir / "maas-region"
+    maas_region.write_text(f"#!/bin/sh\n{maas_region_script}\n")
+    maas_region.chmod(0o755)
+    return FakeHost(str(bin_dir))
+
+
 @pytest.fixture()
 def region_host(tmp_path):
-    maas_region = tmp_path / "maas-region"
-    maas_region.write_text(f"#!/bin/sh\necho {KEY}\n")
-    maas_region.chmod(0o755)
-    return FakeHost(str(tmp_path))
+    return region_running_here(tmp_path)
 
 
 def _region(maas, vlan, ranges):

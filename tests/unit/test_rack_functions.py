@@ -1,6 +1,6 @@
 """The execution-time halves of ``maas_rack.register`` and ``maas_rack.deregister``, driven
 with fake hosts (shell commands answered by the test) and, for deletion, the fake region of
-test_maas_api_client.py on 127.0.0.1."""
+test_maas_api_client.py on 127.0.0.1, called from the key host (its commands run here)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from operations import _remote, maas_rack
 from operations.maas_rack import deregister_rack, register_rack
-from test_maas_api_client import KEY, TS, maas  # noqa: F401 - `maas` is a fixture
+from test_maas_api_client import KEY, TS, maas, region_running_here  # noqa: F401 - `maas` is a fixture
 
 SECRET = "5ecre7c0ffee5ecre7c0ffee5ecre7c0"
 URLS = ["http://10.77.0.11:5240/MAAS", "http://10.77.0.12:5240/MAAS"]
@@ -156,20 +156,19 @@ def test_the_secret_is_read_once_for_every_rack():
 RACKS = [{"system_id": "fkc7a3", "hostname": "rack1"}, {"system_id": "b7qwe3", "hostname": "rack10"}]
 
 
-def key_host():
-    return FakeHost("region1", lambda command: (True, KEY + "\n", "") if "apikey" in command
-                    else (False, "", f"unexpected command {command}"))
+@pytest.fixture()
+def key_host(tmp_path):
+    return region_running_here(tmp_path)
 
 
-def deregister(maas, racks, force=False, source=None):  # noqa: F811 - `maas` is the fake region
+def deregister(maas, racks, source, force=False):  # noqa: F811 - `maas` is the fake region
     maas.routes[("GET", "/MAAS/api/2.0/rackcontrollers/")] = (200, racks)
     for rack in racks:
         maas.routes[("DELETE", f"/MAAS/api/2.0/rackcontrollers/{rack['system_id']}/")] = (204, "")
     host = FakeHost("rack1", lambda command: (False, "", "the rack runs nothing"))
-    source = source or key_host()
     ok = deregister_rack(state_with(source, host), host, maas.url, "region1", "admin", "rack1",
                          force=force, key_flavour="deb")
-    return ok, host, source
+    return ok, host
 
 
 def deletes(maas):
@@ -177,10 +176,10 @@ def deletes(maas):
             if request["method"] == "DELETE"]
 
 
-def test_deletes_only_the_rack_of_that_hostname(maas):  # noqa: F811
-    ok, host, source = deregister(maas, RACKS)
+def test_deletes_only_the_rack_of_that_hostname(maas, key_host):  # noqa: F811
+    ok, host = deregister(maas, RACKS, key_host)
     assert ok is True
-    assert source.commands == ["maas-region apikey --username admin | head -n 1"]
+    assert len(key_host.commands) == len(maas.requests) == 2  # each call made on the key host
     assert host.commands == []  # everything goes through the API
     listing = maas.requests[0]
     assert (listing["method"], listing["query"]) == ("GET", {"hostname": ["rack1"]})
@@ -188,37 +187,39 @@ def test_deletes_only_the_rack_of_that_hostname(maas):  # noqa: F811
     assert host.logs == ["deleted rack controller rack1 (fkc7a3)"]
 
 
-def test_force_is_passed_to_the_delete(maas):  # noqa: F811
-    ok, _, _ = deregister(maas, RACKS, force=True)
+def test_force_is_passed_to_the_delete(maas, key_host):  # noqa: F811
+    ok, _ = deregister(maas, RACKS, key_host, force=True)
     assert ok is True
     assert deletes(maas) == [("/MAAS/api/2.0/rackcontrollers/fkc7a3/", {"force": ["true"]})]
 
 
-def test_a_rack_the_region_does_not_know_is_not_an_error(maas):  # noqa: F811
-    ok, host, _ = deregister(maas, RACKS[1:])
+def test_a_rack_the_region_does_not_know_is_not_an_error(maas, key_host):  # noqa: F811
+    ok, host = deregister(maas, RACKS[1:], key_host)
     assert ok is True
     assert deletes(maas) == []
-    assert host.logs == [f"rack rack1 is not known to {maas.url}; nothing to delete"]
+    assert host.logs == ["rack rack1 is not known to the MAAS of region1; nothing to delete"]
 
 
-def test_a_refused_delete_fails_naming_the_rack_and_the_reason(maas):  # noqa: F811
+def test_a_refused_delete_fails_naming_the_rack_and_the_reason(maas, key_host):  # noqa: F811
     maas.routes[("GET", "/MAAS/api/2.0/rackcontrollers/")] = (200, RACKS)
     reason = "Unable to delete 'rack1'; it is currently set as a primary rack controller on VLANs"
     maas.routes[("DELETE", "/MAAS/api/2.0/rackcontrollers/fkc7a3/")] = (400, reason)
     host = FakeHost("rack1", lambda command: (False, "", ""))
-    ok = deregister_rack(state_with(key_host(), host), host, maas.url, "region1", "admin", "rack1")
+    ok = deregister_rack(state_with(key_host, host), host, maas.url, "region1", "admin", "rack1",
+                         key_flavour="deb")
     assert ok is False
     message = host.logs[-1]
-    assert message.startswith(f"rack1: cannot delete rack rack1 from {maas.url}: MAAS API DELETE "
+    assert message.startswith("rack1: cannot delete rack rack1 from the MAAS of region1: MAAS API DELETE "
                               "rackcontrollers/fkc7a3/ returned HTTP 400")
     assert reason in message
     assert all(part not in message for part in KEY.split(":")) and TS not in message
 
 
-def test_no_api_key_no_request(maas):  # noqa: F811
-    source = FakeHost("region1", lambda command: (True, "no such user\n", ""))
-    ok, host, _ = deregister(maas, RACKS, source=source)
+def test_no_api_key_no_request(maas, tmp_path):  # noqa: F811
+    source = region_running_here(tmp_path, "echo 'maas-region: no such user: admin' >&2; exit 1")
+    ok, host = deregister(maas, RACKS, source)
     assert ok is False
     assert maas.requests == []
-    assert host.logs == [f"rack1: cannot delete rack rack1 from {maas.url}: cannot read an API key "
-                         "for MAAS user admin on region1"]
+    assert host.logs == ["rack1: cannot delete rack rack1 from the MAAS of region1: MAAS API GET "
+                         "rackcontrollers/: on region1: cannot read the MAAS admin's API key on this "
+                         "host (maas-region: no such user: admin)"]
