@@ -89,6 +89,23 @@ class MaasRackControllers(Fact):
         return [_rack_controller(node) for node in data]
 
 
+class MaasRegionControllers(Fact):
+    """
+    Region controllers (including region+rack) known to the region, through ``profile``:
+    ``[{"system_id", "hostname", "ip_addresses", "version", "node_type",
+    "services": {name: status}}]``, or ``None`` when the API is unavailable.
+    """
+
+    def command(self, profile, maas_cli="maas") -> str:
+        return _cli_command(maas_cli, profile, "region-controllers", "read")
+
+    def process(self, output):
+        data = _load_json(output)
+        if not isinstance(data, list):
+            return None
+        return [_rack_controller(node) for node in data]
+
+
 class MaasVlans(Fact):
     """
     Every VLAN of every fabric (``fabrics read`` embeds them):
