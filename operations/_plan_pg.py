@@ -245,3 +245,23 @@ def plan_hba(wanted: list, current: list, server_version_num) -> dict:
         elif existing["method"] != entry["method"]:
             replace.append((existing["line"], hba_line(entry)))
     return {"replace": sorted(replace), "append": append}
+
+
+def stale_region_lines(current: list, database: str, user: str, keep) -> list[dict]:
+    """The lines of ``current`` (``PgHbaEntries``) that the deploy wrote for a region and that
+    no region needs any more: type ``host``, ``database`` and ``user`` alone, open to a single
+    address (``/32``, ``/128``) that is not one of ``keep`` (addresses or one-address
+    networks, in any form). Sorted by line number."""
+    kept = {normalise_hba_address(str(address)) for address in keep}
+    stale = []
+    for entry in current:
+        address = entry.get("address") or ""
+        if entry.get("type") != "host" or entry.get("database") != database or entry.get("user") != user:
+            continue
+        try:
+            network = ipaddress.ip_network(address)
+        except ValueError:
+            continue  # a keyword, a host name: not a line the deploy writes
+        if network.num_addresses == 1 and normalise_hba_address(address) not in kept:
+            stale.append(entry)
+    return sorted(stale, key=lambda entry: entry["line"])
