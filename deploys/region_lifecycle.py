@@ -99,8 +99,15 @@ def drain_leaving(leaving):
     )
 
 
+def rack_installed(topology) -> bool:
+    """This rack has a rackd.conf to change (not one whose software was removed)."""
+    return bool((topology.rack_confs.get(host.name) or {}).get("exists"))
+
+
 @deploy("Remove a region: racks use the other regions")
 def racks_forget(remaining):
+    if not rack_installed(remaining):
+        return  # its software was removed: nothing lists the region
     maas_rack.region_urls(name="rackd.conf lists every remaining region",
                           flavour=config.get(host, "maas_flavour"), region_urls=remaining.region_urls)
 
