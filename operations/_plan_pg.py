@@ -96,22 +96,25 @@ def plan_settings(wanted: dict, live: dict, where: str = "this host") -> dict:
     ``PostgresSettings`` gives them): ``{"changed": [names, sorted], "restart": bool}``.
 
     A setting is changed when its value differs or it waits for a restart; ``restart`` is
-    True when a changed one can only change at server start (context ``postmaster``).
-    ``where`` (``"<host> port <port>"``) names the server in the error for a setting the
-    server does not report.
+    True when a changed one can only change at server start (context ``postmaster``) and the
+    server runs with another value than the wanted one: a setting waiting for a restart to a
+    value that is not wanted any more, while the server runs with the wanted one, only needs
+    its file put back and a reload. ``where`` (``"<host> port <port>"``) names the server in
+    the error for a setting the server does not report.
     """
-    changed = []
+    changed, differ = [], []
     for name in sorted(wanted):
         current = live.get(name)
         if current is None:
             raise OperationError(f"postgresql on {where} does not report setting {name}")
-        if current["pending_restart"] or (
-            normalise_setting(name, wanted[name]) != normalise_setting(name, current["value"])
-        ):
+        differs = normalise_setting(name, wanted[name]) != normalise_setting(name, current["value"])
+        if current["pending_restart"] or differs:
             changed.append(name)
+        if differs:
+            differ.append(name)
     return {
         "changed": changed,
-        "restart": any(live[name]["context"] == "postmaster" for name in changed),
+        "restart": any(live[name]["context"] == "postmaster" for name in differ),
     }
 
 
