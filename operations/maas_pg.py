@@ -78,6 +78,16 @@ def _checked_by_postgres(port: int, check_sql: str, restore: list, message: str)
     )
 
 
+def _hba_checked_by_postgres(port: int, hba_file: str, backup: str) -> StringCommand:
+    """PostgreSQL's check of the pg_hba file just edited; a rejected one is put back."""
+    return _checked_by_postgres(
+        port,
+        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
+        restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
+        message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
+    )
+
+
 def _server_down(port: int, what: str):
     """A command that fails with a clear message: the server is not there to ask.
 
@@ -456,12 +466,7 @@ def hba_entries(
             ">>",
             QuoteString(hba_file),
         )
-    yield _checked_by_postgres(
-        port,
-        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
-        restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
-        message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
-    )
+    yield _hba_checked_by_postgres(port, hba_file, backup)
     yield _reload(port)
 
 
@@ -517,12 +522,7 @@ def hba_region_lines_absent(
     yield StringCommand("cp -a", QuoteString(hba_file), QuoteString(backup))
     edits = [bit for entry in stale for bit in ("-e", QuoteString(f"{entry['line']}d"))]
     yield StringCommand("sed -i", *edits, QuoteString(hba_file))
-    yield _checked_by_postgres(
-        port,
-        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
-        restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
-        message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
-    )
+    yield _hba_checked_by_postgres(port, hba_file, backup)
     yield _reload(port)
     yield StringCommand("echo", QuoteString(
         f"removed from {hba_file} (backup {backup}) the lines of regions that are gone: {removed}"))
