@@ -123,7 +123,7 @@ def stop_leaving():
 
 
 @deploy("Remove a region: delete it from MAAS")
-def delete_leaving(remaining, leaving, hostname: str):
+def delete_leaving(leaving, hostname: str):
     maas_region_removal.deregister(
         name=f"Delete region {leaving.name} from MAAS",
         api_url=config.region_url(host) + "/api/2.0/",
@@ -158,4 +158,3 @@ def hba_without(topology, remaining, leaving):
         backup_dir=config.get(host, "maas_pg_backup_dir"),
         backup_databases=(config.get(host, "maas_db_name"),),
     )
-

@@ -186,7 +186,7 @@ OPENING_ROUND = (
     Ask("deb_packages", DebPackages, lambda t: list(dict.fromkeys(t.postgres + t.haproxies))),
     Ask("pg_settings", PostgresSettings, lambda t: t.postgres, _pg_settings_args),
     Ask("pg_clients", PostgresDatabaseClients, lambda t: t.postgres, _pg_clients_args),
-    # regions MAAS knows that the inventory may have left out (deploys/region_removal.py)
+    # regions MAAS knows that the inventory may have left out (deploys/region_lifecycle.py)
     Ask("region_controllers", MaasRegionControllers, lambda t: [t.primary], rack_services_args),
 )
 

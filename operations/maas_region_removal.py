@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 
+import gevent
 from pyinfra import host
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.exceptions import OperationError
@@ -29,7 +30,7 @@ def region_stopped(flavour: str, units: list):
     upgrade's restart): deb units ``disable --now``; the snap ``snap stop --disable maas``.
 
     + flavour: ``deb`` or ``snap``
-    + units: the deb region's units (``facts.maas_units.region_service_units``)
+    + units: the deb region's units (``facts.maas_units.region_units``)
 
     **Example:**
 
@@ -78,7 +79,7 @@ def delete_region(state, host, api_url, key_host, admin_username, hostname, addr
                 except MaasApiError as error:
                     if STILL_RUNNING not in str(error) or time.monotonic() > deadline:
                         raise
-                    time.sleep(POLL_SECONDS)
+                    gevent.sleep(POLL_SECONDS)
             host.log_styled(f"deleted region controller {region.get('hostname')} ({region['system_id']})",
                             fg="green")
     except (OperationError, MaasApiError) as error:
