@@ -70,10 +70,11 @@ def report_regions_left_out(topology) -> None:
     """Say (once, while planning) which regions MAAS still has that the inventory left out:
     they keep running and keep their pg_hba line until ``remove_region.py`` removes them."""
     for region in regions_left_out(topology):
-        state = region["services"].get("regiond", "unknown")
+        state = region["services"].get("regiond")
+        running = f" (regiond {state})" if state else ""
         logger.warning(
-            f"region {region['hostname']} ({', '.join(region['ip_addresses'])}) is registered with MAAS "
-            f"(regiond {state}) but is not in group {config.GROUP_REGION}: it keeps its pg_hba line and "
+            f"region {region['hostname']} ({', '.join(region['ip_addresses'])}) is registered with MAAS"
+            f"{running} but is not in group {config.GROUP_REGION}: it keeps its pg_hba line and "
             f"may keep running. Put it back in the inventory and run {SCRIPT} --data "
             f"maas_remove_region=<its inventory name> to take it out of MAAS")
 

@@ -82,6 +82,15 @@ def test_scale_out_to_three_regions(lab, two_regions):
     assert again.changed_ops == {}, again.changed_ops
 
 
+def test_a_region_left_out_of_the_inventory_is_reported(lab, two_regions):
+    """Leaving region3 out of the inventory does not remove it: the deploy names it and says
+    how to (a dry run: nothing changes)."""
+    dry = lab.deploy(ENV_TWO, args=["--dry"], label="scale-left-out-dry")
+    assert dry.returncode == 0, dry.tail()
+    assert f"region region3 ({lab.address('region3')}) is registered with MAAS" in dry.output, dry.tail()
+    assert "run remove_region.py --data maas_remove_region=" in dry.output
+
+
 def test_scale_in_with_remove_region(lab, two_regions):
     started = postmaster_started(lab)
     with RequestStream(lab, two_regions, max_seconds=600) as stream:

@@ -173,3 +173,19 @@ def test_a_region_maas_does_not_know_is_nothing_to_delete(monkeypatch):
     done, lines = delete_with(monkeypatch, FakeClient([region("region1", "10.0.0.11")]))
     assert done is True and lines == ["region region3 is not known to http://10.0.0.11:5240/MAAS/api/2.0/; "
                                       "nothing to delete"]
+
+
+def test_the_report_names_the_region_and_the_command(inventory_factory, monkeypatch):
+    warnings = []
+    monkeypatch.setattr(lifecycle.logger, "warning", warnings.append)
+    known = [region("r1", "10.99.0.11"), region("old3", "10.99.0.40", regiond="running"),
+             {**region("old4", "10.99.0.41"), "services": {}}]
+    lifecycle.report_regions_left_out(topology_of(inventory_factory(), known))
+    assert warnings == [
+        "region old3 (10.99.0.40) is registered with MAAS (regiond running) but is not in group "
+        "maas_region: it keeps its pg_hba line and may keep running. Put it back in the inventory and "
+        "run remove_region.py --data maas_remove_region=<its inventory name> to take it out of MAAS",
+        "region old4 (10.99.0.41) is registered with MAAS but is not in group maas_region: it keeps its "
+        "pg_hba line and may keep running. Put it back in the inventory and run remove_region.py --data "
+        "maas_remove_region=<its inventory name> to take it out of MAAS",
+    ]
