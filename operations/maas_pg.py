@@ -22,6 +22,7 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import (
     FileUploadCommand,
+    FunctionCommand,
     OperationError,
     OperationValueError,
     QuoteString,
@@ -86,6 +87,12 @@ def _hba_checked_by_postgres(port: int, hba_file: str, backup: str) -> StringCom
         restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
         message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
     )
+
+
+def _say(state, host, message: str) -> bool:
+    """A ``FunctionCommand`` that tells the operator what the operation did."""
+    host.log_styled(message, fg="green")
+    return True
 
 
 def _server_down(port: int, what: str):
@@ -524,5 +531,5 @@ def hba_region_lines_absent(
     yield StringCommand("sed -i", *edits, QuoteString(hba_file))
     yield _hba_checked_by_postgres(port, hba_file, backup)
     yield _reload(port)
-    yield StringCommand("echo", QuoteString(
-        f"removed from {hba_file} (backup {backup}) the lines of regions that are gone: {removed}"))
+    yield FunctionCommand(_say, [f"removed from {hba_file} (backup {backup}) the lines of regions that "
+                                 f"are gone: {removed}"], {})
