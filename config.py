@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import re
 import unicodedata
-from dataclasses import dataclass, field
 from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
@@ -56,11 +55,17 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_db_user": ("maas", "MAAS database role"),
     "maas_db_password": (None, "password of that role (required, secret)"),
     "maas_db_port": (5432, "PostgreSQL port"),
-    "maas_pg_max_connections": (None, "PostgreSQL max_connections; default: the connection "
-                                "budget (see below); a value below the budget or above 10000 is refused"),
-    "maas_pg_connections_per_worker": (11, "DB connections one regiond worker may hold"),
-    "maas_pg_min_connections_per_region": (40, "DB connections every region may need under load"),
+    "maas_pg_max_connections": (None, "PostgreSQL max_connections; default: sized for the "
+                                "regions plus `maas_pg_spare_regions`, each at 8 workers, with MAAS's "
+                                "own per-version connection counts; below what the regions need, or "
+                                "above 10000, is refused. Never lowered (that needs a restart)"),
+    "maas_pg_spare_regions": (2, "regions beyond the inventory's that max_connections has room for, "
+                              "so that adding one (or changing `maas_num_workers`) needs no "
+                              "PostgreSQL restart"),
     "maas_pg_connection_headroom": (20, "connections kept free for admin tools and backups"),
+    "maas_pg_restart_allowed": (False, "allow restarting PostgreSQL (under every region) when the "
+                                "regions need more connections than its max_connections; else such a "
+                                "run is refused before it starts (give it for one run with `--data`)"),
     "maas_pg_listen_addresses": (None, "PostgreSQL listen_addresses; default: the host's own "
                                  "address (`maas_address`) and `localhost`"),
     "maas_pg_backup_dir": ("/var/backups/maas-ha", "where pg_dump backups go before a PG change; "
@@ -84,6 +89,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_move_rack": (None, "`move_rack.py`: the rack to move to the MAAS of group `maas_move_target`"),
     "maas_dhcp_move_to": (None, "`remove_rack.py`/`move_rack.py`: the rack that takes over the "
                           "leaving rack's DHCP HA duties (needed only when it has some)"),
+    # Region lifecycle, the same way (regions by inventory name)
+    "maas_remove_region": (None, "`remove_region.py`: the region to take out of HAProxy, the racks, "
+                           "MAAS and pg_hba (never the last one)"),
+    "maas_new_primary_region": (None, "`remove_region.py`: the region that takes over as primary when "
+                                "the leaving region is the primary (list it first in `maas_region` after)"),
 }
 
 SECRET_SETTINGS = ("maas_db_password", "maas_admin_password")
@@ -174,28 +184,6 @@ def default_num_workers(cpus: int | None) -> int:
     return max(1, min(int(cpus or 1), MAX_WORKERS))
 
 
-@dataclass
-class ConnectionBudget:
-    """How many PostgreSQL connections the regions may open, and what max_connections holds."""
-
-    per_region: dict[str, int] = field(default_factory=dict)
-    headroom: int = 0
-
-    @property
-    def needed(self) -> int:
-        return sum(self.per_region.values()) + self.headroom
-
-
-def connection_budget(workers_by_region: dict[str, int], per_worker: int,
-                      min_per_region: int, headroom: int) -> ConnectionBudget:
-    """regions x workers x connections-per-worker, at least `min_per_region` each, plus headroom."""
-    return ConnectionBudget(
-        per_region={name: max(workers * per_worker, min_per_region)
-                    for name, workers in workers_by_region.items()},
-        headroom=headroom,
-    )
-
-
 # --- validation -------------------------------------------------------------------------
 #
 # Every setting has a check in CHECKS: an allow-list (type, then pattern or range), never a
@@ -233,6 +221,17 @@ def _text(pattern: str, what: str):
         if not isinstance(value, str) or not regex.fullmatch(value):
             raise ValueError(f"must be {what}, got {value!r}")
     return check
+
+
+def _boolean(value) -> None:
+    """``True``/``False``, or as ``--data`` gives it: ``true``/``false`` (any case)."""
+    if not (isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))):
+        raise ValueError(f"must be true or false, got {value!r}")
+
+
+def is_true(value) -> bool:
+    """A setting checked by ``_boolean`` as a bool."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _one_of(*choices):
@@ -386,9 +385,9 @@ CHECKS = {
     "maas_db_password": _secret,
     "maas_db_port": _integer(1, 65535),
     "maas_pg_max_connections": _integer(1, MAX_PG_CONNECTIONS),
-    "maas_pg_connections_per_worker": _integer(1, 100),
-    "maas_pg_min_connections_per_region": _integer(1, 1000),
+    "maas_pg_spare_regions": _integer(0, 50),
     "maas_pg_connection_headroom": _integer(0, 1000),
+    "maas_pg_restart_allowed": _boolean,
     "maas_pg_listen_addresses": _listen_addresses,
     "maas_pg_backup_dir": _absolute_path,
     "maas_pg_backup_keep": _integer(1, 1000),
@@ -406,6 +405,8 @@ CHECKS = {
     "maas_move_rack": _inventory_name,
     "maas_remove_rack": _inventory_name,
     "maas_dhcp_move_to": _inventory_name,
+    "maas_remove_region": _inventory_name,
+    "maas_new_primary_region": _inventory_name,
 }
 
 
@@ -561,6 +562,28 @@ def validate_rack_lifecycle(inventory, host) -> None:
             raise SettingError(host.name, "maas_dhcp_move_to", f"must be another rack than {name} ({takeover})")
 
 
+def validate_region_lifecycle(inventory, host) -> None:
+    """``remove_region.py``'s settings as the primary region holds them: each names a region of
+    this inventory; the last region is never removed, nor the primary without a new one."""
+    regions = [region.name for region in hosts_of(inventory, GROUP_REGION)]
+    for name in ("maas_remove_region", "maas_new_primary_region"):
+        value = host.data.get(name)
+        if value is not None and value not in regions:
+            raise SettingError(host.name, name, f"{value!r} is not a host of group {GROUP_REGION} "
+                               f"(regions: {', '.join(regions)})")
+    leaving, new_primary = host.data.get("maas_remove_region"), host.data.get("maas_new_primary_region")
+    if leaving is None:
+        return
+    if regions == [leaving]:
+        raise SettingError(host.name, "maas_remove_region", f"{leaving} is the only region: MAAS needs "
+                           "at least one (add another region first)")
+    if new_primary == leaving:
+        raise SettingError(host.name, "maas_new_primary_region", f"must be another region than {leaving}")
+    if leaving == regions[0] and new_primary is None:
+        raise SettingError(host.name, "maas_new_primary_region", f"{leaving} is the primary region: name "
+                           "the region that takes over (--data maas_new_primary_region=<region>)")
+
+
 def validate_inventory(inventory) -> None:
     """Whole-inventory checks: names, groups, one MAAS version, distinct addresses, then each host.
 
@@ -583,6 +606,7 @@ def validate_inventory(inventory) -> None:
 
 
     validate_rack_lifecycle(inventory, hosts_of(inventory, GROUP_REGION)[0])
+    validate_region_lifecycle(inventory, hosts_of(inventory, GROUP_REGION)[0])
     versions = {}
     for host in hosts_of(inventory, GROUP_REGION) + hosts_of(inventory, GROUP_RACK):
         versions.setdefault(str(get(host, "maas_version")), []).append(host.name)

@@ -16,11 +16,14 @@ from deploys.haproxy import maas_haproxy
 from deploys.postgres import maas_postgres
 from deploys.rack import maas_rack_controller, maas_racks_live, rack_settled
 from deploys.region import maas_region_access, maas_region_software
+from deploys.region_lifecycle import report_regions_left_out
 from deploys.rolling_restart import get_plan, rolling_region_restart
 from deploys.topology import get_topology
 from run.phases import barrier
 
 topology = get_topology(state, inventory)
+if topology.is_primary(host):
+    report_regions_left_out(topology)  # still registered, maybe running: remove_region.py
 # A rack whose every step would report "no change" sits out the steps and the barriers.
 rack_due = host in topology.racks and not rack_settled(topology, host)
 

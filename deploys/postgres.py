@@ -7,6 +7,7 @@ from pyinfra.operations import apt, postgres
 
 import config
 from deploys.packages import packages_present
+from deploys.region_lifecycle import kept_hba_addresses, registered_regions
 from operations import maas_pg, maas_services
 from operations.maas_pg import AS_POSTGRES  # pyinfra's postgres operations run as postgres
 
@@ -59,3 +60,12 @@ def maas_postgres(topology):
         port=port,
         **backup,
     )
+    if registered_regions(topology) is not None:  # else which regions exist is not known
+        maas_pg.hba_region_lines_absent(
+            name="pg_hba: no line for an address that is no region any more",
+            database=db_name,
+            user=db_user,
+            keep=kept_hba_addresses(topology, topology.regions),
+            port=port,
+            **backup,
+        )

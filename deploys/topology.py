@@ -23,14 +23,16 @@ from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, Sett
 from deploys.packages import series_problem
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
-from facts.maas_api import MaasCliProfiles, MaasRackControllers
+from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
 from facts.maas_health import MaasRegionApiVersion
 from facts.maas_units import rack_unit, region_service_units
 from facts.os_release import OsRelease
+from facts.pg_activity import PostgresDatabaseClients
 from facts.pg_cluster import PostgresSettings
 from facts.systemd_units import SystemdUnitLog, SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
+from operations._plan_connections import ConnectionBudget, ConnectionPlan, connection_budget, plan_max_connections
 from operations.maas_pg import AS_POSTGRES
 from operations.maas_rack import registered_with
 from run.batch import BATCHABLE, FactBatch
@@ -70,9 +72,12 @@ class Topology:
     rack_hostnames: dict = field(default_factory=dict)
     deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
     pg_settings: dict = field(default_factory=dict)
+    pg_clients: dict = field(default_factory=dict)  # {pg: sessions on the MAAS database}
+    region_controllers: dict = field(default_factory=dict)  # {primary: regions MAAS knows}
     # derived from the inventory and the round
     workers: dict = field(default_factory=dict)
-    budget: config.ConnectionBudget | None = None
+    budget: ConnectionBudget | None = None
+    connection_plan: ConnectionPlan | None = None
     max_connections: int = 100
     secret_sha256: str | None = None
 
@@ -115,6 +120,10 @@ def rack_services_args(region) -> dict:
 def _pg_settings_args(pg) -> dict:
     """PostgresSettings' arguments as the PostgreSQL operations pass them."""
     return {"port": config.get(pg, "maas_db_port"), **AS_POSTGRES}
+
+
+def _pg_clients_args(pg) -> dict:
+    return {"database": config.get(pg, "maas_db_name"), **_pg_settings_args(pg)}
 
 
 def _flavour(host) -> str:
@@ -176,6 +185,9 @@ OPENING_ROUND = (
     Ask("rack_hostnames", MaasHostname, _dhcp_racks),
     Ask("deb_packages", DebPackages, lambda t: list(dict.fromkeys(t.postgres + t.haproxies))),
     Ask("pg_settings", PostgresSettings, lambda t: t.postgres, _pg_settings_args),
+    Ask("pg_clients", PostgresDatabaseClients, lambda t: t.postgres, _pg_clients_args),
+    # regions MAAS knows that the inventory may have left out (deploys/region_lifecycle.py)
+    Ask("region_controllers", MaasRegionControllers, lambda t: [t.primary], rack_services_args),
 )
 
 
@@ -314,23 +326,37 @@ def _check_racks(topo: Topology) -> None:
 
 
 def _size_connections(topo: Topology) -> None:
-    """Size max_connections from the inventory and refuse a budget it cannot hold."""
+    """Decide max_connections (operations/_plan_connections.py) and refuse, before anything
+    runs, a budget PostgreSQL cannot hold or a restart the operator has not allowed."""
     pg = topo.postgres[0]
-    topo.budget = config.connection_budget(
-        topo.workers,
-        per_worker=config.get(pg, "maas_pg_connections_per_worker"),
-        min_per_region=config.get(pg, "maas_pg_min_connections_per_region"),
+    version = config.get(topo.primary, "maas_version")
+    topo.budget = connection_budget(
+        version, topo.workers,
         headroom=config.get(pg, "maas_pg_connection_headroom"),
+        spare_regions=config.get(pg, "maas_pg_spare_regions"),
+        max_workers=config.MAX_WORKERS,
     )
     explicit = pg.data.get("maas_pg_max_connections")
-    detail = ", ".join(f"{name}: {n}" for name, n in topo.budget.per_region.items())
+    detail = f"{topo.budget.needed} (MAAS {version}: {topo.budget.describe()})"
     if topo.budget.needed > config.MAX_PG_CONNECTIONS:
         raise SettingError(pg.name, "maas_pg_max_connections", f"the regions' connection budget of "
-                           f"{topo.budget.needed} ({detail}; headroom {topo.budget.headroom}) is more than "
-                           f"the {config.MAX_PG_CONNECTIONS} connections maas-ha lets PostgreSQL open: "
-                           "lower maas_num_workers or maas_pg_connections_per_worker")
+                           f"{detail} is more than the {config.MAX_PG_CONNECTIONS} connections maas-ha lets "
+                           "PostgreSQL open: lower maas_num_workers")
     if explicit is not None and explicit < topo.budget.needed:
         raise SettingError(pg.name, "maas_pg_max_connections", f"{explicit} cannot hold the regions' "
-                           f"connection budget of {topo.budget.needed} ({detail}; headroom "
-                           f"{topo.budget.headroom})")
-    topo.max_connections = explicit if explicit is not None else max(topo.budget.needed, 100)
+                           f"connection budget of {detail}")
+    sized = explicit if explicit is not None else min(max(topo.budget.sized, 100), config.MAX_PG_CONNECTIONS)
+    live = (topo.pg_settings.get(pg.name) or {}).get("max_connections")
+    clients = topo.pg_clients.get(pg.name)
+    topo.connection_plan = plan_max_connections(
+        live=int(live["value"]) if live else None,
+        needed=topo.budget.needed,
+        sized=sized,
+        in_use=bool(clients),
+        restart_allowed=config.is_true(config.get(pg, "maas_pg_restart_allowed")),
+        explicit=explicit is not None,
+    )
+    if topo.connection_plan.change == "refuse":
+        raise SettingError(pg.name, "maas_pg_restart_allowed", f"PostgreSQL {topo.connection_plan.problem} "
+                           f"(the regions' budget: {detail})")
+    topo.max_connections = topo.connection_plan.value

@@ -48,6 +48,14 @@ def _rack_controller(node: dict) -> dict:
     }
 
 
+def _controllers(output):
+    """The controllers of a ``rack-controllers read`` / ``region-controllers read`` answer."""
+    data = _load_json(output)
+    if not isinstance(data, list):
+        return None
+    return [_rack_controller(node) for node in data]
+
+
 class MaasCliProfiles(Fact):
     """
     Profiles of the local ``maas`` CLI: ``{name: url}`` (the key column is cut off on
@@ -83,10 +91,21 @@ class MaasRackControllers(Fact):
         return _cli_command(maas_cli, profile, "rack-controllers", "read")
 
     def process(self, output):
-        data = _load_json(output)
-        if not isinstance(data, list):
-            return None
-        return [_rack_controller(node) for node in data]
+        return _controllers(output)
+
+
+class MaasRegionControllers(Fact):
+    """
+    Region controllers (including region+rack) known to the region, through ``profile``:
+    ``[{"system_id", "hostname", "ip_addresses", "version", "node_type",
+    "services": {name: status}}]``, or ``None`` when the API is unavailable.
+    """
+
+    def command(self, profile, maas_cli="maas") -> str:
+        return _cli_command(maas_cli, profile, "region-controllers", "read")
+
+    def process(self, output):
+        return _controllers(output)
 
 
 class MaasVlans(Fact):

@@ -96,22 +96,25 @@ def plan_settings(wanted: dict, live: dict, where: str = "this host") -> dict:
     ``PostgresSettings`` gives them): ``{"changed": [names, sorted], "restart": bool}``.
 
     A setting is changed when its value differs or it waits for a restart; ``restart`` is
-    True when a changed one can only change at server start (context ``postmaster``).
-    ``where`` (``"<host> port <port>"``) names the server in the error for a setting the
-    server does not report.
+    True when a changed one can only change at server start (context ``postmaster``) and the
+    server runs with another value than the wanted one: a setting waiting for a restart to a
+    value that is not wanted any more, while the server runs with the wanted one, only needs
+    its file put back and a reload. ``where`` (``"<host> port <port>"``) names the server in
+    the error for a setting the server does not report.
     """
-    changed = []
+    changed, differ = [], []
     for name in sorted(wanted):
         current = live.get(name)
         if current is None:
             raise OperationError(f"postgresql on {where} does not report setting {name}")
-        if current["pending_restart"] or (
-            normalise_setting(name, wanted[name]) != normalise_setting(name, current["value"])
-        ):
+        differs = normalise_setting(name, wanted[name]) != normalise_setting(name, current["value"])
+        if current["pending_restart"] or differs:
             changed.append(name)
+        if differs:
+            differ.append(name)
     return {
         "changed": changed,
-        "restart": any(live[name]["context"] == "postmaster" for name in changed),
+        "restart": any(live[name]["context"] == "postmaster" for name in differ),
     }
 
 
@@ -246,3 +249,23 @@ def plan_hba(wanted: list, current: list, server_version_num) -> dict:
         elif existing["method"] != entry["method"]:
             replace.append((existing["line"], hba_line(entry)))
     return {"replace": sorted(replace), "append": append}
+
+
+def stale_region_lines(current: list, database: str, user: str, keep) -> list[dict]:
+    """The lines of ``current`` (``PgHbaEntries``) that the deploy wrote for a region and that
+    no region needs any more: type ``host``, ``database`` and ``user`` alone, open to a single
+    address (``/32``, ``/128``) that is not one of ``keep`` (addresses or one-address
+    networks, in any form). Sorted by line number."""
+    kept = {normalise_hba_address(str(address)) for address in keep}
+    stale = []
+    for entry in current:
+        address = entry.get("address") or ""
+        if entry.get("type") != "host" or entry.get("database") != database or entry.get("user") != user:
+            continue
+        try:
+            network = ipaddress.ip_network(address)
+        except ValueError:
+            continue  # a keyword, a host name: not a line the deploy writes
+        if network.num_addresses == 1 and normalise_hba_address(address) not in kept:
+            stale.append(entry)
+    return sorted(stale, key=lambda entry: entry["line"])

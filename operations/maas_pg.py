@@ -22,6 +22,7 @@ from io import StringIO
 from pyinfra import host
 from pyinfra.api import (
     FileUploadCommand,
+    FunctionCommand,
     OperationError,
     OperationValueError,
     QuoteString,
@@ -52,6 +53,7 @@ from operations._plan_pg import (
     render_dropin,
     render_setting,
     settings_check_sql,
+    stale_region_lines,
     wanted_hba_entries,
 )
 
@@ -77,6 +79,22 @@ def _checked_by_postgres(port: int, check_sql: str, restore: list, message: str)
         '"$problems" >&2; exit 1; fi',
         **AS_POSTGRES,
     )
+
+
+def _hba_checked_by_postgres(port: int, hba_file: str, backup: str) -> StringCommand:
+    """PostgreSQL's check of the pg_hba file just edited; a rejected one is put back."""
+    return _checked_by_postgres(
+        port,
+        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
+        restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
+        message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
+    )
+
+
+def _say(state, host, message: str) -> bool:
+    """A ``FunctionCommand`` that tells the operator what the operation did."""
+    host.log_styled(message, fg="green")
+    return True
 
 
 def _server_down(port: int, what: str):
@@ -546,10 +564,63 @@ def hba_entries(
             ">>",
             QuoteString(hba_file),
         )
-    yield _checked_by_postgres(
-        port,
-        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
-        restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
-        message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
-    )
+    yield _hba_checked_by_postgres(port, hba_file, backup)
     yield _reload(port)
+
+
+@operation()
+def hba_region_lines_absent(
+    database: str,
+    user: str,
+    keep: list,
+    port: int = 5432,
+    backup_dir: str = DEFAULT_BACKUP_DIR,
+    backup_databases=("maasdb",),
+):
+    """Remove the ``pg_hba.conf`` lines of regions that are gone: lines for ``database`` and
+    ``user`` open to one address that is not in ``keep`` (:func:`operations._plan_pg.stale_region_lines`).
+
+    Before a change: backup and ``cp -a`` of the file; after: PostgreSQL checks the file
+    (a rejected one is put back), then a reload. Says which lines it removed.
+
+    + database, user: the MAAS database and role of the lines
+    + keep: addresses (or one-address networks) whose lines stay: every region in the
+      inventory, and every region MAAS still knows
+    + port: the cluster's port, which picks the cluster on a host with several
+    + backup_dir, backup_databases: where the ``pg_dump`` taken before a change goes
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import maas_pg
+
+        maas_pg.hba_region_lines_absent(
+            name="pg_hba: no line for a region that is gone",
+            database="maasdb",
+            user="maas",
+            keep=["10.0.0.11/32", "10.0.0.12/32"],
+        )
+    """
+    live = _live_settings(port)
+    if not live:
+        host.noop(f"PostgreSQL is not running on port {port}: no pg_hba line to remove")
+        return
+    hba_file = live["hba_file"]["value"]
+    current = list(host.get_fact(PgHbaEntries, path=hba_file) or [])
+    stale = stale_region_lines(current, database, user, keep)
+    if not stale:
+        host.noop(f"{hba_file} has no line of a region that is gone")
+        return
+
+    timestamp = files_util.get_timestamp()
+    backup = f"{hba_file}.bak-{timestamp}"
+    removed = ", ".join(f"line {entry['line']} ({entry['address']})" for entry in stale)
+    yield from backup_commands(port, backup_dir, backup_databases, timestamp)
+    yield StringCommand("cp -a", QuoteString(hba_file), QuoteString(backup))
+    edits = [bit for entry in stale for bit in ("-e", QuoteString(f"{entry['line']}d"))]
+    yield StringCommand("sed -i", *edits, QuoteString(hba_file))
+    yield _hba_checked_by_postgres(port, hba_file, backup)
+    yield _reload(port)
+    yield FunctionCommand(_say, [f"removed from {hba_file} (backup {backup}) the lines of regions that "
+                                 f"are gone: {removed}"], {})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration
-from facts.maas_api import MaasCliProfiles, MaasRackControllers
+from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionControllers
 from facts.maas_config import RackdConf, RegiondConf
 from facts.maas_health import MaasRegionApiVersion
 from facts.os_release import OsRelease
@@ -24,7 +24,7 @@ from facts.vmhost import VmHostSoftware
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
 BATCHABLE = {cls.__name__: cls for cls in (
     HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRackControllers,
-    MaasRegionApiVersion, MaasRegistration, OsRelease, RackdConf, RegiondConf, SystemdUnits,
+    MaasRegionApiVersion, MaasRegionControllers, MaasRegistration, OsRelease, RackdConf, RegiondConf, SystemdUnits,
     VmHostSoftware,
 )}
 

@@ -74,6 +74,15 @@ def max_connections(lab, pg) -> int:
     return int(lab.ssh(pg, "runuser -u postgres -- psql -AtX -c 'SHOW max_connections'").strip())
 
 
+def sized_max_connections(regions: int, version: str = "3.5") -> int:
+    """max_connections a first deploy of `regions` regions sets with the default settings: room
+    for two more regions, each at 8 workers, plus 20 of headroom."""
+    from operations._plan_connections import connection_budget
+    budget = connection_budget(version, {f"r{n}": 1 for n in range(regions)}, headroom=20,
+                               spare_regions=2, max_workers=8)
+    return budget.sized
+
+
 def refused(result, message: str) -> None:
     """The run was refused with `message` before any operation changed a host."""
     assert result.returncode != 0, result.tail()

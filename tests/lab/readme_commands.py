@@ -19,7 +19,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 PRODUCTION = "inventories/production.py"
 LAB_INVENTORY = "inventories/lab.py"
 LAB_NAMES = {"maas-db1": "pg1", "maas-lb1": "lb1"}
-LIFECYCLE_FILES = ("remove_rack.py", "move_rack.py")
+LIFECYCLE_FILES = ("remove_rack.py", "move_rack.py", "remove_region.py")
 
 _SETUP = re.compile(r"^(make|\S*pip3?|\S*python3? -m (pip|venv)|export|source|\.|cd)\s")
 _PRODUCTION_HOST = re.compile(r"\bmaas-[a-z]+\d+\b")
@@ -43,7 +43,7 @@ class ReadmeCommand:
 
     @property
     def order(self) -> int:
-        """Deploys first, then questions, then lifecycle changes (they remove racks)."""
+        """Deploys first, then questions, then lifecycle changes (they remove racks and a region)."""
         return ("deploy", "fact", "lifecycle").index(self.kind)
 
     def for_lab(self, lab_hosts) -> list[str]:

@@ -63,9 +63,9 @@ def test_regiond_conf_points_at_the_shared_db_with_maas_ownership(lab, converged
     ha_checks.assert_regiond_conf(lab, REGIONS, "deb", PG)
 
 
-def test_max_connections_matches_the_budget(lab, converged):
-    # lab inventory: 2 regions x 4 workers x 11 = 44 each (over the 40 minimum) + 20 headroom
-    assert ha_checks.max_connections(lab, PG) == 2 * 44 + 20
+def test_max_connections_has_room_for_two_more_regions(lab, converged):
+    # (2 regions + 2 spare) x (MAAS 3.5 at 8 workers: 9 x 10 regiond + 54 beside it) + 20
+    assert ha_checks.max_connections(lab, PG) == ha_checks.sized_max_connections(2) == 4 * 144 + 20
 
 
 def test_backup_taken_before_first_pg_change(lab, converged):

@@ -1,6 +1,6 @@
 """Every command the README shows runs on the lab: it exits 0 and prints no traceback or
 error. Deploys first, then the ad-hoc questions, then the lifecycle commands (which remove
-and move racks), each exactly as the README writes it with the lab's inventory and host
+and move racks, then a region), each exactly as the README writes it with the lab's inventory and host
 names (tests/lab/readme_commands.py). Secrets come from the lab, as the environment the
 production inventory reads them from; nothing secret is kept in the artefacts."""
 
@@ -20,6 +20,8 @@ LAB_ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap",
 B_ENV = {"MAAS_HA_INSTANCE": "b", "MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_HAPROXY": "",
          "MAAS_HA_RACKS": ""}
 MOVE_TARGET = {"MAAS_HA_MOVE_TARGET": "b-region1"}  # the operator adds it for the move
+# by then rack1 is removed and rack4 moved: as the README says, they left the inventory
+AFTER_RACK_LIFECYCLE = {"MAAS_HA_RACKS": "rack2,rack3", "MAAS_HA_DHCP_VLAN": "rack3,rack2"}
 TROUBLE = re.compile(r"Traceback|internal exception|pyinfra error|could not load fact|\] Error\b")
 NOT_INSTALLED = '"not installed"'  # every host a question is limited to runs MAAS here
 
@@ -45,7 +47,7 @@ def _secret_values(lab) -> list[str]:
 def test_the_readme_shows_every_kind_of_command():
     assert [c.kind for c in COMMANDS].count("deploy") >= 1
     assert [c.kind for c in COMMANDS].count("fact") >= 9
-    assert {"remove_rack.py", "move_rack.py"} <= {w for c in COMMANDS for w in c.words}
+    assert {"remove_rack.py", "move_rack.py", "remove_region.py"} <= {w for c in COMMANDS for w in c.words}
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda command: command.line)
@@ -56,6 +58,8 @@ def test_readme_command_runs_on_the_lab(readme_lab, command):
            "MAAS_ADMIN_PASSWORD": lab.secrets()["maas_admin_password"]}
     if "move_rack.py" in words:
         env.update(MOVE_TARGET)
+    if "remove_region.py" in words:
+        env.update(AFTER_RACK_LIFECYCLE)
     started = time.monotonic()
     # as an operator runs it: pyinfra shows the changes and waits for Enter
     result = subprocess.run(["pyinfra", *words], cwd=REPO, env=env, input="\n", capture_output=True,

@@ -18,9 +18,8 @@ import requests
 from labtools import wait_for
 
 REGIONS, LB, PG = ["region1", "region2"], "lb1", "pg1"
-# No racks: they are not part of a region restart. 3 -> 2 workers keeps PostgreSQL's
-# max_connections (each region stays at the 40-connection minimum), so PostgreSQL is not
-# restarted during the rollout.
+# No racks: they are not part of a region restart. PostgreSQL's max_connections has room for
+# every region at 8 workers, so no worker count restarts it during the rollout.
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACKS": "", "MAAS_HA_NUM_WORKERS": "3"}
 SOCKET = "/run/haproxy/admin.sock"
 BROKEN_DROPIN = "/etc/systemd/system/maas-regiond.service.d/zz-lab-broken-db.conf"

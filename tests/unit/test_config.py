@@ -118,13 +118,6 @@ def test_maas_url_without_load_balancer_is_the_primary(inventory_factory):
     assert config.maas_url(inv, inv.get_host("k1")) == "http://10.99.0.11:5240/MAAS"
 
 
-def test_connection_budget():
-    budget = config.connection_budget({"r1": 8, "r2": 2}, per_worker=11, min_per_region=40,
-                                      headroom=20)
-    assert budget.per_region == {"r1": 88, "r2": 40}
-    assert budget.needed == 148
-
-
 def test_default_workers_are_capped_at_eight():
     assert config.default_num_workers(2) == 2
     assert config.default_num_workers(64) == 8

@@ -66,11 +66,14 @@ def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_
         ["MaasCliProfiles", {"maas_cli": "maas"}], ["MaasAdminUser", {"flavour": "deb", "username": "admin"}],
         ["SystemdUnits", {"units": REGION_UNITS}],
         ["MaasRackControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
+        ["MaasRegionControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
     ], "side_by_side": True}
     assert "pg1" not in batches
     alone = sorted((name, host, arguments) for name, host, arguments in asked.calls if name != "FactBatch")
     assert alone == [("Cpus", "r1", {}), ("Cpus", "r2", {}),
                      ("DebPackages", "lb1", {}), ("DebPackages", "pg1", {}),
+                     ("PostgresDatabaseClients", "pg1",
+                      {"_sudo": True, "_sudo_user": "postgres", "database": "maasdb", "port": 5432}),
                      ("PostgresSettings", "pg1", {"_sudo": True, "_sudo_user": "postgres", "port": 5432})]
     assert not {name for name, _, _ in alone} & set(BATCHABLE)
 

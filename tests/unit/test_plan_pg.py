@@ -47,8 +47,16 @@ def test_a_reloadable_setting_alone_needs_no_restart():
 
 def test_a_setting_waiting_for_a_restart_counts_as_changed():
     live = {**LIVE, "max_connections": live_setting("200", context="postmaster", pending=True)}
-    assert plan_settings({"max_connections": 200}, live) == {
+    assert plan_settings({"max_connections": 300}, live) == {
         "changed": ["max_connections"], "restart": True}
+
+
+def test_a_pending_value_that_is_not_wanted_any_more_needs_a_reload_not_a_restart():
+    # the file asks for another value than the server runs with, and the running one is wanted
+    # (the connection limit is never lowered): put the file back, reload; nothing restarts
+    live = {**LIVE, "max_connections": live_setting("200", context="postmaster", pending=True)}
+    assert plan_settings({"max_connections": 200}, live) == {
+        "changed": ["max_connections"], "restart": False}
 
 
 def test_a_setting_the_server_does_not_report_names_the_server():

@@ -33,12 +33,13 @@ def facts(monkeypatch):
              "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
              "PostgresSettings": {}, "OsRelease": {}, "SystemdUnits": {}, "MaasRackControllers": {},
-             "SystemdUnitLog": {}}
+             "SystemdUnitLog": {}, "PostgresDatabaseClients": {}, "MaasRegionControllers": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
                 "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
                 "RackdConf": None, "PostgresSettings": {}, "OsRelease": JAMMY, "SystemdUnits": {},
-                "MaasRackControllers": None, "SystemdUnitLog": []}
+                "MaasRackControllers": None, "SystemdUnitLog": [], "PostgresDatabaseClients": None,
+                "MaasRegionControllers": None}
 
     def answer(name, host):
         return table[name].get(host.name, defaults.get(name, host.name))
@@ -56,20 +57,66 @@ def build(inventory):
     return topo_module._build(inventory)
 
 
+# MAAS 3.5 (the default): a region with 2 workers opens 3 x 10 + 54 = 84 connections, one
+# with 8 workers 144 (operations/_plan_connections.py counts them from MAAS's source)
+SIZED_FOR_TWO = (2 + 2) * 144 + 20  # two regions and two spare ones, each at 8 workers
+
+
+def live_max_connections(value):
+    return {"pg1": {"max_connections": {"value": str(value), "context": "postmaster",
+                                        "pending_restart": False}}}
+
+
 def test_bare_hosts_pass_and_size_the_budget(inventory_factory, facts):
     topo = build(inventory_factory())
     assert [h.name for h in topo.regions] == ["r1", "r2"]
     assert topo.workers == {"r1": 2, "r2": 2}
-    assert topo.budget.needed == 40 + 40 + 20
-    assert topo.max_connections == 100
+    assert topo.budget.needed == 84 + 84 + 20
+    assert topo.max_connections == SIZED_FOR_TWO
     assert topo.secret_sha256 is None
 
 
-def test_budget_grows_with_workers(inventory_factory, facts):
+def test_the_budget_counts_each_region_at_its_workers(inventory_factory, facts):
     facts["Cpus"] = {"r1": 16, "r2": 4}
     topo = build(inventory_factory())
     assert topo.workers == {"r1": 8, "r2": 4}
-    assert topo.max_connections == 88 + 44 + 20
+    assert topo.budget.per_region == {"r1": 144, "r2": 104}
+    assert topo.max_connections == SIZED_FOR_TWO  # sized at 8 workers each anyway
+
+
+def test_a_live_limit_that_holds_the_regions_is_kept(inventory_factory, facts):
+    facts["PostgresSettings"] = live_max_connections(200)
+    facts["PostgresDatabaseClients"] = {"pg1": 12}
+    assert build(inventory_factory()).max_connections == 200
+    facts["PostgresSettings"] = live_max_connections(2000)  # never lowered
+    assert build(inventory_factory()).max_connections == 2000
+
+
+def test_a_third_region_fits_the_limit_sized_for_two(inventory_factory, facts):
+    facts["PostgresSettings"] = live_max_connections(SIZED_FOR_TWO)
+    facts["PostgresDatabaseClients"] = {"pg1": 12}
+    facts["Cpus"] = {"r1": 8, "r2": 8, "r3": 8}
+    topo = build(inventory_factory(regions=("r1", "r2", "r3")))
+    assert topo.max_connections == SIZED_FOR_TWO
+    assert topo.connection_plan.change == "keep"
+
+
+def test_a_restart_under_connected_regions_is_refused_unless_allowed(inventory_factory, facts):
+    facts["PostgresSettings"] = live_max_connections(108)
+    facts["PostgresDatabaseClients"] = {"pg1": 12}
+    with pytest.raises(SettingError) as error:
+        build(inventory_factory())
+    assert str(error.value).startswith("host pg1: setting `maas_pg_restart_allowed`: PostgreSQL "
+                                       "max_connections is 108 and the regions need 188: raising it restarts")
+    assert "(the regions' budget: 188 (MAAS 3.5: r1: 84, r2: 84; headroom 20))" in str(error.value)
+    allowed = inventory_factory(group_data={"maas_postgres": {"maas_pg_restart_allowed": True}})
+    assert build(allowed).max_connections == SIZED_FOR_TWO
+
+
+def test_a_raise_with_no_one_on_the_database_needs_no_permission(inventory_factory, facts):
+    facts["PostgresSettings"] = live_max_connections(100)
+    facts["PostgresDatabaseClients"] = {"pg1": 0}
+    assert build(inventory_factory()).max_connections == SIZED_FOR_TWO
 
 
 def test_max_connections_below_budget_is_refused(inventory_factory, facts):
@@ -77,20 +124,18 @@ def test_max_connections_below_budget_is_refused(inventory_factory, facts):
     with pytest.raises(SettingError) as error:
         build(inv)
     assert str(error.value).startswith("host pg1: setting `maas_pg_max_connections`: 60 cannot "
-                                       "hold the regions' connection budget of 100")
+                                       "hold the regions' connection budget of 188")
 
 
 def test_a_budget_beyond_what_postgres_may_open_is_refused(inventory_factory, facts):
-    regions = tuple(f"r{n}" for n in range(1, 14))
+    regions = tuple(f"r{n}" for n in range(1, 71))
     facts["Cpus"] = {name: 8 for name in regions}
-    inv = inventory_factory(regions=regions,
-                            group_data={"maas_postgres": {"maas_pg_connections_per_worker": 100}})
     with pytest.raises(SettingError) as error:
-        build(inv)
+        build(inventory_factory(regions=regions))
     assert str(error.value).startswith("host pg1: setting `maas_pg_max_connections`: the regions' "
-                                       "connection budget of 10420 (r1: 800, ")
+                                       "connection budget of 10100 (MAAS 3.5: r1: 144, ")
     assert str(error.value).endswith("is more than the 10000 connections maas-ha lets PostgreSQL open: "
-                                     "lower maas_num_workers or maas_pg_connections_per_worker")
+                                     "lower maas_num_workers")
 
 
 def test_installed_version_that_differs_is_refused(inventory_factory, facts):
