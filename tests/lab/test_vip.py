@@ -4,35 +4,16 @@ takes the address and the API answers again within seconds; the host that comes 
 not take the address back, and a deploy then changes nothing."""
 
 import json
-import re
 
 import pytest
 
 import ha_checks
 import outage
-from labtools import wait_for
+from vip_checks import holders, one_holder, standing_by
 
 REGIONS, LBS = ["region1", "region2"], ["lb1", "lb2"]
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACKS": "", "MAAS_HA_HAPROXY": ",".join(LBS)}
 GAP_BOUND = 15  # seconds: the test's bound; the target (5 s) is the benchmark's to report
-
-
-def holders(lab, among=LBS) -> list[str]:
-    """The load balancers (of `among`: a stopped host cannot be asked) that have the
-    floating address on an interface now."""
-    pattern = re.compile(rf"\binet {re.escape(lab.api_vip)}/")
-    return [lb for lb in among if pattern.search(lab.ssh(lb, "ip -o addr show", check=False))]
-
-
-def vrrp_state(lab, lb: str) -> str | None:
-    """The VRRP state keepalived last entered on `lb` (MASTER, BACKUP, FAULT), from its log."""
-    entered = re.findall(r"Entering (\w+) STATE", lab.ssh(lb, "journalctl -u keepalived -o cat", check=False))
-    return entered[-1] if entered else None
-
-
-def one_holder(lab) -> str:
-    wait_for(lambda: len(holders(lab)) == 1, 30, "exactly one load balancer to hold the address")
-    return holders(lab)[0]
 
 
 def version_url(lab) -> str:
@@ -63,7 +44,7 @@ def converged(lab):
 
 
 def test_the_api_answers_on_the_floating_address(lab, converged):
-    one_holder(lab)
+    one_holder(lab, LBS)
     version = lab.anonymous_get(version_url(lab))
     assert version["version"].startswith("3.5"), version
     ha_checks.assert_api_answers(lab, REGIONS, LBS)  # and on each load balancer's own address
@@ -76,7 +57,7 @@ def test_the_api_answers_on_the_floating_address(lab, converged):
 
 
 def test_the_ad_hoc_question_names_the_holder(lab, converged):
-    holder = one_holder(lab)
+    holder = one_holder(lab, LBS)
     result = lab.deploy(ENV, deploy_file="fact", args=("facts.keepalived.ApiVip",), label="fact-api-vip",
                         verbosity="-v")
     assert result.returncode == 0, result.tail()
@@ -88,33 +69,32 @@ def test_the_ad_hoc_question_names_the_holder(lab, converged):
 
 
 def test_the_address_moves_when_haproxy_stops_on_its_holder(lab, converged):
-    holder = one_holder(lab)
+    holder = one_holder(lab, LBS)
     other = next(lb for lb in LBS if lb != holder)
     measured = outage.measure(version_url(lab), lambda: lab.ssh(holder, "systemctl stop haproxy"))
     summary = record(lab, "vip-haproxy-stopped", measured)
     assert measured.recovered, summary
     assert measured.gap_seconds < GAP_BOUND, summary
-    assert holders(lab) == [other]
+    assert holders(lab, LBS) == [other]
     lab.ssh(holder, "systemctl start haproxy")
     # back in service, the old holder stands by: the address stays where it is
-    wait_for(lambda: vrrp_state(lab, holder) == "BACKUP", 30, f"keepalived on {holder} to stand by")
-    assert holders(lab) == [other]
+    standing_by(lab, holder)
+    assert holders(lab, LBS) == [other]
     assert_no_change(lab, "vip-after-haproxy-back")
 
 
 def test_the_address_moves_when_its_host_dies_and_the_host_rejoins(lab, converged):
-    holder = one_holder(lab)
+    holder = one_holder(lab, LBS)
     other = next(lb for lb in LBS if lb != holder)
     try:
         measured = outage.measure(version_url(lab), lambda: lab.stop_hosts(holder))
         summary = record(lab, "vip-host-stopped", measured)
         assert measured.recovered, summary
         assert measured.gap_seconds < GAP_BOUND, summary
-        assert holders(lab, among=[other]) == [other]
+        assert holders(lab, [other]) == [other]
     finally:
         lab.start_hosts(holder)
-    wait_for(lambda: lab.ssh(holder, "systemctl is-active keepalived haproxy", check=False).split()
-             == ["active", "active"], 60, f"keepalived and HAProxy on {holder} again")
-    assert holders(lab) == [other]  # the host that came back does not take the address back
+    standing_by(lab, holder)
+    assert holders(lab, LBS) == [other]  # the host that came back does not take the address back
     assert_no_change(lab, "vip-after-host-back")
 
