@@ -2,7 +2,8 @@
 HAProxy's view of its backends, the API answering through HAProxy, and which load balancer
 holds the floating API address.
 
-Lab tooling (test equipment): reads /var/lib/maas-ha-lab/hosts.json; never prints a secret.
+Lab tooling (test equipment): reads the lab's hosts.json (/var/lib/maas-ha-lab/, or the
+slot's dir with MAAS_HA_LAB_SLOT); never prints a secret.
 """
 
 import json
@@ -16,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lab.lib import slot  # noqa: E402
 from operations.maas_api_client import MaasClient  # noqa: E402
 
-LAB = Path("/var/lib/maas-ha-lab")
+LAB = Path(slot.state_dir())
 
 
 def ssh(hosts: dict, name: str, command: str) -> str:
