@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "tests" / "lab"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import outage  # noqa: E402
-from bench import lab, lab_lock, log  # noqa: E402
+from bench import lab, lab_lock, log, update_readme  # noqa: E402
 from labtools import Lab  # noqa: E402
 from vip_checks import one_holder, standing_by  # noqa: E402
 
@@ -86,17 +86,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    readme = REPO / "README.md"
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        log("README has no failover benchmark markers; not updated")
-        return
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs of each kind (default 5)")
@@ -133,7 +122,7 @@ def main() -> int:
     table = markdown(result)
     Path(f"{out}.md").write_text("# Floating address failover benchmark\n\n" + table)
     if not args.no_readme:
-        update_readme(table)
+        update_readme(table, README_START, README_END)
     print(table)
     return 0 if all(s["recovered"] == args.runs for s in summary.values()) else 1
 

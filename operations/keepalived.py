@@ -8,15 +8,14 @@ is reloaded only when the content changed: a reload keeps the address where it i
 from __future__ import annotations
 
 import hashlib
-from io import StringIO
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
+from pyinfra.api import OperationValueError, operation
 from pyinfra.facts.files import Sha1File
-from pyinfra.operations.util import files as files_util
 
 from operations._render_keepalived import (CHECK_SCRIPT_PATH, CONFIG_PATH, priority,  # noqa: F401
                                            render_check_script, render_config, vrrp_link)
+from operations._validated_swap import validated_swap
 
 
 @operation()
@@ -55,23 +54,6 @@ def config(content: str, path: str = CONFIG_PATH):
         host.noop(f"keepalived config {path} is up to date")
         return
 
-    new_path = f"{path}.maas-ha-new"
-    yield FileUploadCommand(StringIO(content), new_path)
-    yield StringCommand(
-        # --config-test exits non-zero on an error and prints it on stderr
-        "keepalived --config-test --use-file",
-        QuoteString(new_path),
-        "|| {",
-        "rm -f",
-        QuoteString(new_path),
-        ";",
-        "echo",
-        QuoteString(f"keepalived rejected the new config ({host.name}); {path} is unchanged"),
-        ">&2; exit 1; }",
-    )
-    if current is not None:
-        yield StringCommand(
-            "cp -a", QuoteString(path), QuoteString(f"{path}.bak-{files_util.get_timestamp()}"),
-        )
-    yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
-    yield "systemctl reload-or-restart keepalived"
+    # --config-test exits non-zero on an error and prints it on stderr
+    yield from validated_swap(content, path, "keepalived --config-test --use-file", "keepalived", "keepalived",
+                              host.name, live_exists=current is not None)

@@ -9,19 +9,12 @@ from __future__ import annotations
 import grp
 import os
 import signal
-import socket
 import stat
 import subprocess
 import time
 
 from operations._render_haproxy import render_config
-from real_tools import missing, require_program
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from real_tools import free_port, missing, require_program
 
 
 def test_a_fresh_start_creates_the_admin_socket_root_only_in_a_setgid_directory(tmp_path):

@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
 from operations._render_keepalived import render_check_script, render_config
-from real_tools import missing, require_program
+from real_tools import free_port, missing, require_program
 
 
 def in_own_netns(script: str) -> subprocess.CompletedProcess:
@@ -56,12 +55,6 @@ def test_real_keepalived_rejects_a_broken_config(tmp_path):
     result = in_own_netns(f"ip addr add 10.99.0.14/24 dev d0; {keepalived} --config-test --use-file {conf}")
     assert result.returncode != 0
     assert "intervall" in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_check_passes_while_haproxy_serves_and_fails_once_it_stops(tmp_path):
