@@ -67,7 +67,9 @@ def show_api_vip(hosts: dict, lbs: list[str]) -> None:
 
 def main() -> int:
     hosts = json.loads((LAB / "hosts.json").read_text())
-    regions, racks, lbs = group(hosts, "maas_region"), group(hosts, "maas_rack"), group(hosts, "maas_haproxy")
+    regions, racks = group(hosts, "maas_region"), group(hosts, "maas_rack")
+    # the lab's load balancers the deploy set up (the inventory may leave one out)
+    lbs = [lb for lb in group(hosts, "maas_haproxy") if ssh(hosts, lb, "systemctl is-active haproxy").strip() == "active"]
     lb_url = f"http://{hosts['hosts'][lbs[0]]['address']}/MAAS/" if lbs else None
     base = lb_url or f"http://{hosts['hosts'][regions[0]]['address']}:5240/MAAS/"
     client = MaasClient(base, api_key(hosts, regions[0]))
