@@ -27,8 +27,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install -q -e '.[test]'
 	touch $@
 
+# Both lab load balancers, sharing the floating API address (the inventory's default is lb1).
 demo: install lab-up
-	$(PYINFRA) -y inventories/lab.py deploy.py
+	MAAS_HA_HAPROXY=lb1,lb2 $(PYINFRA) -y inventories/lab.py deploy.py
 	$(VENV_PYTHON) lab/show.py
 
 show: install
