@@ -27,8 +27,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install -q -e '.[test]'
 	touch $@
 
+# Both lab load balancers, sharing the floating API address (the inventory's default is lb1).
 demo: install lab-up
-	$(PYINFRA) -y inventories/lab.py deploy.py
+	MAAS_HA_HAPROXY=lb1,lb2 $(PYINFRA) -y inventories/lab.py deploy.py
 	$(VENV_PYTHON) lab/show.py
 
 show: install
@@ -54,9 +55,12 @@ lab-down: install
 
 # Deploy speed and scale on the lab (bench/README.md): first converge, no-change run and the
 # floor, for each rack count, BENCH_RUNS times on a fresh lab; writes bench/results/latest.*
-# and the README's Benchmark section. Takes the lab lock per run and leaves the lab down.
+# and the README's Benchmark section. Then the floating address's failover (bench/vip.py),
+# BENCH_RUNS times each way: bench/results/vip-latest.* and the README's failover table.
+# Takes the lab lock per run and leaves the lab down.
 BENCH_RACKS ?= 2,30
 BENCH_RUNS ?= 5
 
 bench: install
 	$(VENV_PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)
+	$(VENV_PYTHON) bench/vip.py --runs $(BENCH_RUNS)

@@ -84,6 +84,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_haproxy_admin_socket": ("/run/haproxy/admin.sock", "HAProxy runtime API socket (root only)"),
     "maas_haproxy_drain_timeout": (30, "seconds a drained region's open sessions may take to "
                                    "finish before it is restarted anyway"),
+    # Floating API address: keepalived (VRRP) among two or more HAProxy hosts (deploys/vip.py)
+    "maas_api_vip": (None, "virtual IP address the `maas_haproxy` hosts share (two or more; "
+                     "keepalived, VRRP between their own addresses): in their subnet, no host's "
+                     "address; `maas_url` defaults to it. Unset: each load balancer serves on its own"),
+    "maas_vrrp_router_id": (None, "VRRP `virtual_router_id` (1-255) of that address; default: "
+                            "derived from `maas_api_vip`; give each cluster on one network its own"),
     # Rack lifecycle: set for one run with `--data NAME=<rack>` (racks by inventory name)
     "maas_remove_rack": (None, "`remove_rack.py`: the rack to delete from MAAS and strip of its software"),
     "maas_move_rack": (None, "`move_rack.py`: the rack to move to the MAAS of group `maas_move_target`"),
@@ -175,8 +181,22 @@ def maas_url(inventory, host) -> str:
     if lbs:
         port = get(lbs[0], "maas_haproxy_frontend_port")
         suffix = "" if int(port) == 80 else f":{port}"
-        return f"http://{url_host(address_of(lbs[0]))}{suffix}/MAAS"
+        return f"http://{url_host(api_vip(inventory) or address_of(lbs[0]))}{suffix}/MAAS"
     return region_url(hosts_of(inventory, GROUP_REGION)[0])
+
+
+def api_vip(inventory) -> str | None:
+    """The load balancers' floating address (``maas_api_vip``, one value for all), or None."""
+    lbs = hosts_of(inventory, GROUP_HAPROXY)
+    return get(lbs[0], "maas_api_vip") if lbs else None
+
+
+def vrrp_router_id(inventory) -> int:
+    """``maas_vrrp_router_id``, else one derived from the address (1-255): two clusters on one
+    network with different addresses then rarely share an id."""
+    lbs = hosts_of(inventory, GROUP_HAPROXY)
+    explicit = get(lbs[0], "maas_vrrp_router_id")
+    return explicit or int(ipaddress.ip_address(api_vip(inventory))) % 255 + 1
 
 
 def default_num_workers(cpus: int | None) -> int:
@@ -401,6 +421,8 @@ CHECKS = {
     "maas_haproxy_timeout_server": _text(*_DURATION),
     "maas_haproxy_admin_socket": _absolute_path,
     "maas_haproxy_drain_timeout": _integer(0, MAX_TIMEOUT),
+    "maas_api_vip": _address,
+    "maas_vrrp_router_id": _integer(1, 255),
     # given with --data to move_rack.py / remove_rack.py
     "maas_move_rack": _inventory_name,
     "maas_remove_rack": _inventory_name,
@@ -544,6 +566,40 @@ def _check_dynamic_range(inventory, host, setting, dynamic, subnet, primary_rack
                                "MAAS would lease it to machines")
 
 
+def validate_api_vip(inventory, maas_hosts) -> None:
+    """One floating address for all load balancers (two or more), of their address family,
+    and not the address of any host. That it lies in their subnet is checked against each
+    host's interface when the deploy reads it (deploys/vip.py)."""
+    lbs = hosts_of(inventory, GROUP_HAPROXY)
+    vip = api_vip(inventory)
+    for name in ("maas_api_vip", "maas_vrrp_router_id"):
+        first = lbs[0].data.get(name) if lbs else None
+        source = f"{lbs[0].name}'s {first!r}" if lbs else f"no {GROUP_HAPROXY} host"
+        for other in inventory:
+            if other.data.get(name) is not None and other.data.get(name) != first:
+                raise SettingError(other.name, name, f"{other.data.get(name)!r} differs from {source}: "
+                                   f"set it once, as group data of {GROUP_HAPROXY}")
+    if vip is None:
+        if lbs and lbs[0].data.get("maas_vrrp_router_id") is not None:
+            raise SettingError(lbs[0].name, "maas_vrrp_router_id", "is set but maas_api_vip is not")
+        return
+    if len(lbs) < 2:
+        raise SettingError(lbs[0].name, "maas_api_vip", f"needs two or more hosts in {GROUP_HAPROXY} "
+                           f"(got {lbs[0].name} alone); one load balancer serves on its own address: "
+                           "unset maas_api_vip")
+    address = ipaddress.ip_address(vip)
+    for other in maas_hosts:
+        if ipaddress.ip_address(address_of(other)) == address:
+            raise SettingError(lbs[0].name, "maas_api_vip", f"{vip} is the address of {other.name}: "
+                               "the floating address must be one no host has")
+    for lb in lbs:
+        own = ipaddress.ip_address(address_of(lb))
+        if own.version != address.version:
+            raise SettingError(lb.name, "maas_api_vip", f"{vip} is IPv{address.version} but "
+                               f"{lb.name}'s address {own} is IPv{own.version}: VRRP runs between the "
+                               "load balancers' own addresses, of the floating address's family")
+
+
 LIFECYCLE_SETTINGS = ("maas_remove_rack", "maas_move_rack", "maas_dhcp_move_to")
 
 
@@ -607,6 +663,7 @@ def validate_inventory(inventory) -> None:
 
     validate_rack_lifecycle(inventory, hosts_of(inventory, GROUP_REGION)[0])
     validate_region_lifecycle(inventory, hosts_of(inventory, GROUP_REGION)[0])
+    validate_api_vip(inventory, maas_hosts)
     versions = {}
     for host in hosts_of(inventory, GROUP_REGION) + hosts_of(inventory, GROUP_RACK):
         versions.setdefault(str(get(host, "maas_version")), []).append(host.name)

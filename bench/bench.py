@@ -236,16 +236,17 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_readme(table: str) -> None:
-    """Replace the README's Benchmark section body between its markers."""
+def update_readme(table: str, start: str = README_START, end: str = README_END) -> None:
+    """Replace the README's text between the markers ``start`` and ``end`` (by default the
+    Benchmark section's body)."""
     readme = REPO / "README.md"
     text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        log("README has no benchmark markers; not updated")
+    if start not in text or end not in text:
+        log(f"README has no {start} ... {end} markers; not updated")
         return
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{table}{end}{tail}")
 
 
 def _terminate(signum, frame):

@@ -7,7 +7,8 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_REGION_FLAVOUR / MAAS_HA_RACK_FLAVOUR   deb | snap (default deb regions, snap racks)
     MAAS_HA_REGIONS   comma list of region hosts, primary first (default: every lab region)
     MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack)
-    MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: every lab HAProxy; "" for none)
+    MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: the first lab HAProxy, lb1; "" for
+        none); two or more share the lab's floating API address (hosts.json's api_vip)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
     MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
@@ -130,7 +131,13 @@ maas_rack = ([_host(name) for name in _pick("maas_rack", "MAAS_HA_RACKS")], {
     "maas_package_mirror": LAB_MAAS_MIRROR,
     "maas_rack_register_timeout": int(os.environ.get("MAAS_HA_RACK_REGISTER_TIMEOUT", "90")),
 })
-maas_haproxy = [_host(name) for name in _pick("maas_haproxy", "MAAS_HA_HAPROXY")]
+# The first lab load balancer by default, as the lab always had; MAAS_HA_HAPROXY=lb1,lb2
+# deploys both, sharing the lab's floating API address (keepalived): `make demo` does.
+_lbs = _pick("maas_haproxy", "MAAS_HA_HAPROXY")
+if "MAAS_HA_HAPROXY" not in os.environ:
+    _lbs = _lbs[:1]
+maas_haproxy = ([_host(name) for name in _lbs],
+                {"maas_api_vip": _lab["api_vip"]} if len(_lbs) > 1 and _lab.get("api_vip") else {})
 
 _dhcp = os.environ.get("MAAS_HA_DHCP_VLAN")
 if _dhcp:

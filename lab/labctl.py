@@ -10,6 +10,8 @@ Up to four labs run side by side: MAAS_HA_LAB_SLOT=N (0..3, default 0) drives sl
   python3 lab/labctl.py up [--racks N] [--extra region3,b-pg1,b-region1] [--flavour deb|snap]
   python3 lab/labctl.py down
   python3 lab/labctl.py reset HOST...
+  python3 lab/labctl.py stop HOST...   # power off, as on a power cut; disks kept
+  python3 lab/labctl.py start HOST...  # boot stopped hosts again from their own disks
   python3 lab/labctl.py exec HOST -- CMD...
   python3 lab/labctl.py status
   python3 lab/labctl.py build          # only build/refresh the caches
@@ -209,6 +211,41 @@ def cmd_reset(args):
         _boot_all(args.hosts, img, infos, args.parallel, args.timeout)
 
 
+def _lab_hosts(names):
+    """hosts.json of the running lab; LabError when a name is not one of its hosts."""
+    doc = _read_hosts_json()
+    if not doc:
+        raise LabError("the lab is not up (no %s)" % HOSTS_JSON)
+    for h in names:
+        if h not in doc["hosts"]:
+            raise LabError("%s is not a host of the running lab (%s)" % (h, ", ".join(doc["hosts"])))
+    return doc
+
+
+def cmd_stop(args):
+    """Power hosts off, keeping their disks: each drops off the lab network at once (its link
+    goes down, as on a power cut: no goodbye reaches its peers), then its container stops."""
+    _lab_hosts(args.hosts)
+    with locked(STATE_LOCK):
+        log("stopping %s" % " ".join(args.hosts))
+        for h in args.hosts:
+            subprocess.run(["ip", "link", "set", net.veth_name(h), "down"], stderr=subprocess.DEVNULL)
+        H.stop_many(args.hosts)
+
+
+def cmd_start(args):
+    """Boot stopped hosts again from their own disks (what `stop` kept)."""
+    doc = _lab_hosts(args.hosts)
+    with locked(STATE_LOCK):
+        img = image.build_all(use_standin=not args.no_standin)
+        raise_kernel_limits()
+        running = [h for h in args.hosts if H.running_pid(h)]
+        if running:
+            raise LabError("%s already running" % " ".join(running))
+        infos = {h: H.host_info(h) for h in doc["hosts"]}
+        _boot_all(args.hosts, img, infos, args.parallel, args.timeout)
+
+
 def cmd_exec(args):
     """Run a command in a host over ssh; exits with the command's status."""
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -287,6 +324,13 @@ def main(argv=None):
     sp.add_argument("hosts", nargs="+")
     common(sp)
     sp.set_defaults(func=cmd_reset)
+    sp = sub.add_parser("stop", help="power hosts off (link down first), keeping their disks")
+    sp.add_argument("hosts", nargs="+")
+    sp.set_defaults(func=cmd_stop)
+    sp = sub.add_parser("start", help="boot stopped hosts again from their own disks")
+    sp.add_argument("hosts", nargs="+")
+    common(sp)
+    sp.set_defaults(func=cmd_start)
     sp = sub.add_parser("exec", help="run a command in a host via ssh")
     sp.add_argument("host")
     sp.add_argument("command", nargs=argparse.REMAINDER)

@@ -1,11 +1,13 @@
 """Show what the deploy built in the lab: regions and racks as the MAAS API lists them,
-HAProxy's view of its backends, and the API answering through HAProxy.
+HAProxy's view of its backends, the API answering through HAProxy, and which load balancer
+holds the floating API address.
 
 Lab tooling (test equipment): reads the lab's hosts.json (/var/lib/maas-ha-lab/, or the
 slot's dir with MAAS_HA_LAB_SLOT); never prints a secret.
 """
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -45,9 +47,29 @@ def api_key(hosts: dict, region: str) -> str:
     return ssh(hosts, region, command).strip()
 
 
+def show_api_vip(hosts: dict, lbs: list[str]) -> None:
+    """Which load balancer holds the floating API address (keepalived), if the deploy set one up."""
+    vip = hosts.get("api_vip")
+    configured = [lb for lb in lbs if ssh(hosts, lb, "systemctl is-active keepalived").strip() == "active"]
+    if not vip or not configured:
+        print("\nFloating API address: none (one load balancer serves on its own address)")
+        return
+    holders = [lb for lb in configured
+               if re.search(rf"\binet {re.escape(vip)}/", ssh(hosts, lb, "ip -o addr show"))]
+    print(f"\nFloating API address {vip} (keepalived on {', '.join(configured)}): "
+          f"held by {', '.join(holders) or 'NO HOST'}")
+    try:
+        answer = requests.get(f"http://{vip}/MAAS/api/2.0/version/", timeout=10).json()["version"]
+    except (requests.RequestException, ValueError, KeyError) as error:
+        answer = f"no answer ({type(error).__name__})"
+    print(f"  API on {vip}: version {answer}")
+
+
 def main() -> int:
     hosts = json.loads((LAB / "hosts.json").read_text())
-    regions, racks, lbs = group(hosts, "maas_region"), group(hosts, "maas_rack"), group(hosts, "maas_haproxy")
+    regions, racks = group(hosts, "maas_region"), group(hosts, "maas_rack")
+    # the lab's load balancers the deploy set up (the inventory may leave one out)
+    lbs = [lb for lb in group(hosts, "maas_haproxy") if ssh(hosts, lb, "systemctl is-active haproxy").strip() == "active"]
     lb_url = f"http://{hosts['hosts'][lbs[0]]['address']}/MAAS/" if lbs else None
     base = lb_url or f"http://{hosts['hosts'][regions[0]]['address']}:5240/MAAS/"
     client = MaasClient(base, api_key(hosts, regions[0]))
@@ -75,6 +97,7 @@ def main() -> int:
             if len(fields) > 6:
                 op_state = {"0": "DOWN", "1": "STARTING", "2": "UP", "3": "STOPPING"}.get(fields[5], fields[5])
                 print(f"  {fields[3]:<12} {fields[4]}  {op_state}")
+    show_api_vip(hosts, lbs)
     print(f"\n{len(regions)} regions, {len(racks)} racks in the lab inventory.")
     return 0
 

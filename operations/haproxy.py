@@ -9,14 +9,13 @@ restarts is in ``operations/maas_rolling.py``.
 from __future__ import annotations
 
 import hashlib
-from io import StringIO
 
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand, operation
+from pyinfra.api import OperationValueError, operation
 from pyinfra.facts.files import Sha1File
-from pyinfra.operations.util import files as files_util
 
 from operations._render_haproxy import DEFAULT_SOCKET, render_config  # noqa: F401  (the deploy's entry)
+from operations._validated_swap import validated_swap
 
 
 @operation()
@@ -57,23 +56,6 @@ def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
         host.noop(f"haproxy config {path} is up to date")
         return
 
-    new_path = f"{path}.maas-ha-new"
-    yield FileUploadCommand(StringIO(content), new_path)
-    yield StringCommand(
-        # no -q: HAProxy 2.6 would then hide the reason it rejects the file
-        "haproxy -c -f",
-        QuoteString(new_path),
-        "|| {",
-        "rm -f",
-        QuoteString(new_path),
-        ";",
-        "echo",
-        QuoteString(f"haproxy rejected the new config ({host.name}); {path} is unchanged"),
-        ">&2; exit 1; }",
-    )
-    if current is not None:
-        yield StringCommand(
-            "cp -a", QuoteString(path), QuoteString(f"{path}.bak-{files_util.get_timestamp()}"),
-        )
-    yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
-    yield "systemctl reload-or-restart haproxy"
+    # no -q: HAProxy 2.6 would then hide the reason it rejects the file
+    yield from validated_swap(content, path, "haproxy -c -f", "haproxy", "haproxy", host.name,
+                              live_exists=current is not None)

@@ -5,6 +5,7 @@ reuse) recorded in <state dir>/run/<name>.json before anything else happens, so
 `down` can stop exactly what `up` started, even after a partial `up`.
 """
 
+import ipaddress
 import json
 import os
 import shlex
@@ -26,12 +27,21 @@ FIXED_HOSTS = {
     "region2": (12, "maas_region", "region", "a"),
     "lb1": (13, "maas_haproxy", "haproxy", "a"),
     "region3": (14, "maas_region_spare", "region", "a"),
+    "lb2": (15, "maas_haproxy", "haproxy", "a"),
     "b-pg1": (30, "b_maas_postgres", "postgres", "b"),
     "b-region1": (31, "b_maas_region", "region", "b"),
 }
-DEFAULT_FIXED = ["pg1", "region1", "region2", "lb1"]
+DEFAULT_FIXED = ["pg1", "region1", "region2", "lb1", "lb2"]
 OPTIONAL_FIXED = ["region3", "b-pg1", "b-region1"]
 MAX_RACKS = 100
+# The load balancers' floating API address: this host number on the lab's network (no host
+# has it; the inventory gives it to two or more load balancers as maas_api_vip)
+API_VIP_OCTET = 20
+# Capabilities a role needs beyond nspawn's defaults. With --network-namespace-path nspawn
+# drops CAP_NET_ADMIN; a load balancer needs it to take the API's floating address (and
+# CAP_NET_RAW for VRRP). Each host has a network namespace of its own: what it changes there
+# stays in the lab.
+ROLE_CAPABILITIES = {"haproxy": ["CAP_NET_ADMIN", "CAP_NET_RAW"]}
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
 
@@ -239,6 +249,8 @@ def start(host, image, all_hosts):
            "--network-namespace-path=/run/netns/" + net.ns_name(host),
            "--bind-ro=%s:/srv/labrepo" % image.repo,
            "--resolv-conf=off", "--timezone=off", "--link-journal=no", "--console=read-only"]
+    if ROLE_CAPABILITIES.get(info["role"]):
+        cmd.append("--capability=" + ",".join(ROLE_CAPABILITIES[info["role"]]))
     logf = open(os.path.join(LOG_DIR, host + ".log"), "ab")
     logf.write(("\n=== %s start\n" % time.ctime()).encode())
     logf.flush()
@@ -382,7 +394,8 @@ def ssh_keygen():
 def hosts_json(names, flavour=None):
     """The document inventories read: network, gateway, key, and each host's address/group."""
     doc = {"network": net.NETWORK, "gateway": net.GATEWAY, "ssh_key": SSH_KEY,
-           "ssh_user": login_user(), "domain": domain(), "hosts": {}}
+           "ssh_user": login_user(), "domain": domain(), "hosts": {},
+           "api_vip": str(ipaddress.ip_network(net.NETWORK).network_address + API_VIP_OCTET)}
     if flavour:
         doc["flavour"] = flavour
     for n in names:

@@ -95,6 +95,19 @@ class Lab:
     def address(self, name: str) -> str:
         return self.hosts[name]["address"]
 
+    @property
+    def api_vip(self) -> str:
+        """The load balancers' floating API address (on the lab's network; no host has it)."""
+        return self.spec["api_vip"]
+
+    def stop_hosts(self, *names: str) -> None:
+        """Power hosts off as on a power cut (link down, then the container), disks kept."""
+        self.ctl("stop", *names, timeout=120)
+
+    def start_hosts(self, *names: str) -> None:
+        """Boot hosts `stop_hosts` powered off, from their own disks; back when ssh answers."""
+        self.ctl("start", *names, timeout=600)
+
     def group(self, group: str) -> list[str]:
         return [name for name, spec in self.hosts.items() if spec["group"] == group]
 

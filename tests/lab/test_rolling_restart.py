@@ -152,7 +152,7 @@ def converged(lab):
 
 def test_admin_socket_is_root_only(lab, converged):
     cfg = lab.ssh(LB, "grep -E '^\\s*stats socket' /etc/haproxy/haproxy.cfg")
-    assert f"stats socket {SOCKET} mode 600 level admin" in cfg, cfg
+    assert f"stats socket {SOCKET} mode 600 user root group root level admin" in cfg, cfg
     # also after the reloads of the first deploy, which inherit the package's first socket
     assert lab.stat(LB, SOCKET) == "root:root 600"
 

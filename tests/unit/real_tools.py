@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import socket
 
 import pytest
 
@@ -51,3 +52,10 @@ def require_postgres_bin() -> str:
     if path is None:
         missing("PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb)")
     return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a real server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

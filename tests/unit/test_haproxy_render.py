@@ -24,7 +24,8 @@ def test_frontend_and_backend():
     assert "    http-check expect status 200\n" in text
     assert "    mode http\n" in text
     assert (
-        "    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners\n" in text
+        "    stats socket /run/haproxy/admin.sock mode 600 user root group root level admin expose-fd listeners\n"
+        in text
     )
 
 

@@ -1,0 +1,39 @@
+"""The commands that put a new config file live only once its own program accepted it.
+
+HAProxy's and keepalived's configs go live the same way: the new text is uploaded beside the
+live file, checked by the program itself (a rejected file is removed and the live one stays
+untouched, the program's complaints shown), the live file is backed up, the new one moved in
+and the service reloaded (started when it was not running).
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+
+from pyinfra.api import FileUploadCommand, QuoteString, StringCommand
+from pyinfra.operations.util import files as files_util
+
+
+def validated_swap(content: str, path: str, check: str, program: str, service: str, host_name: str,
+                   live_exists: bool):
+    """The commands, in order. ``check`` is the program's config test, given the new file's
+    path as its last word (``haproxy -c -f``); ``live_exists``: a live file to back up."""
+    new_path = f"{path}.maas-ha-new"
+    yield FileUploadCommand(StringIO(content), new_path)
+    yield StringCommand(
+        check,
+        QuoteString(new_path),
+        "|| {",
+        "rm -f",
+        QuoteString(new_path),
+        ";",
+        "echo",
+        QuoteString(f"{program} rejected the new config ({host_name}); {path} is unchanged"),
+        ">&2; exit 1; }",
+    )
+    if live_exists:
+        yield StringCommand(
+            "cp -a", QuoteString(path), QuoteString(f"{path}.bak-{files_util.get_timestamp()}"),
+        )
+    yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
+    yield f"systemctl reload-or-restart {service}"

@@ -1,0 +1,59 @@
+"""keepalived holding the MAAS API's floating address: its validated config and its check.
+
+As with HAProxy's config, a new ``keepalived.conf`` only goes live after ``keepalived
+--config-test`` accepted it (a rejected file is removed, the live one stays), and keepalived
+is reloaded only when the content changed: a reload keeps the address where it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from pyinfra import host
+from pyinfra.api import OperationValueError, operation
+from pyinfra.facts.files import Sha1File
+
+from operations._render_keepalived import (CHECK_SCRIPT_PATH, CONFIG_PATH, priority,  # noqa: F401
+                                           render_check_script, render_config, vrrp_link)
+from operations._validated_swap import validated_swap
+
+
+@operation()
+def config(content: str, path: str = CONFIG_PATH):
+    """Install ``content`` as keepalived's config, validated first, and reload keepalived.
+
+    Compares the sha1 of ``content`` with the live file; when they differ the new file is
+    uploaded beside the live one and checked with ``keepalived --config-test`` (its
+    complaints shown; a rejected file is removed and the live config stays untouched), the
+    live file is backed up to ``PATH.bak-<timestamp>``, swapped in with ``mv`` and keepalived
+    reloaded (started when it was not running). Noop when the content is already live.
+
+    + content: the whole config file (``render_config`` builds it)
+    + path: the live config file
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import keepalived
+
+        keepalived.config(
+            name="keepalived.conf: the API's floating address",
+            content=keepalived.render_config(
+                host_name="lb1", interface="eth0", vip="10.0.0.20", prefixlen=24,
+                router_id=21, priority=250, own_address="10.0.0.13", peers=["10.0.0.15"],
+            ),
+        )
+    """
+    if not content or not content.strip():
+        raise OperationValueError(f"keepalived config for {host.name} is empty")
+
+    wanted = hashlib.sha1(content.encode("utf-8")).hexdigest()
+    current = host.get_fact(Sha1File, path=path)
+    if current == wanted:
+        host.noop(f"keepalived config {path} is up to date")
+        return
+
+    # --config-test exits non-zero on an error and prints it on stderr
+    yield from validated_swap(content, path, "keepalived --config-test --use-file", "keepalived", "keepalived",
+                              host.name, live_exists=current is not None)
