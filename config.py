@@ -51,6 +51,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_dhcp_vlans": ([], "DHCP HA: list of {fabric, vid, primary_rack, secondary_rack, "
                         "dynamic_range: {start, end}, subnet} (racks by inventory name; the range "
                         "must lie in `subnet`, a CIDR, or else in the racks' /24 or /64)"),
+    "maas_dhcp_rack_interface_timeout": (120, "seconds DHCP HA waits for MAAS to know an interface "
+                                         "of each of its racks on the VLAN (MAAS learns a rack's "
+                                         "interfaces at its network refresh, tens of seconds after "
+                                         "it registers, and refuses a rack it does not know there)"),
     # PostgreSQL
     "maas_db_name": ("maasdb", "MAAS database"),
     "maas_db_user": ("maas", "MAAS database role"),
@@ -364,6 +368,7 @@ CHECKS = {
     "maas_rack_register_timeout": _integer(1, MAX_TIMEOUT),
     "maas_region_restart_timeout": _integer(1, MAX_TIMEOUT),
     "maas_dhcp_vlans": _vlans,
+    "maas_dhcp_rack_interface_timeout": _integer(1, MAX_TIMEOUT),
     "maas_db_name": _text(*_IDENTIFIER),
     "maas_db_user": _text(*_IDENTIFIER),
     "maas_db_password": _secret,

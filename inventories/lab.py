@@ -7,6 +7,7 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack)
     MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: every lab HAProxy; "" for none)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
+    MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT  seconds DHCP HA waits for MAAS to know the racks' interfaces
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
     MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
     MAAS_HA_RACK_REGISTER_TIMEOUT  seconds to wait for a rack to register
@@ -123,6 +124,8 @@ if _dhcp:
         "fabric": "fabric-0", "vid": 0, "primary_rack": _primary, "secondary_rack": _secondary,
         "dynamic_range": {"start": f"{_net}.200", "end": f"{_net}.220"},
     }]
+    if os.environ.get("MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT"):
+        maas_region[1]["maas_dhcp_rack_interface_timeout"] = int(os.environ["MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT"])
 
 if os.environ.get("MAAS_HA_MOVE_TARGET"):
     maas_move_target = ([_host(name) for name in os.environ["MAAS_HA_MOVE_TARGET"].split(",")], {
