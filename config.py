@@ -431,11 +431,6 @@ def validate_host(inventory, host) -> None:
     check_settings(host)
     address_of(host)
     validate_snap_track(host)
-    if is_region and host in hosts_of(inventory, GROUP_RACK):
-        # MAAS's region+rack mode needs the rack software installed and registered beside the
-        # region (deb maas-rack-controller, snap `maas init region+rack`); not built yet.
-        raise SettingError(host.name, f"group {GROUP_RACK}", "a host in both maas_region and "
-                           "maas_rack (region+rack) is not supported yet; use separate rack hosts")
     validate_dhcp_vlans(inventory, host)
 
 
