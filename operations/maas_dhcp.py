@@ -59,13 +59,14 @@ def wait_for_racks_on_vlan(host, client, label, vlan, racks, wanted, timeout):
     naming the racks, what MAAS knows of their interfaces, the VLAN and the setting."""
     system_ids = [wanted["primary_rack"], wanted["secondary_rack"]]
     deadline = time.monotonic() + max(0, int(timeout))
+    names = {rack.get("system_id"): rack.get("hostname") for rack in racks or []}
     missing = racks_off_vlan(racks, vlan.get("id"), system_ids)
     if missing:
+        shown = ", ".join(f"{names.get(system_id, system_id)} ({system_id})" for system_id in missing)
         host.log_styled(f"{label}: waiting up to {timeout}s for MAAS to learn the interfaces of rack "
-                        f"{', '.join(missing)} on this VLAN (the rack's network refresh)")
+                        f"{shown} on this VLAN (the rack's network refresh)")
     while missing:
         if time.monotonic() >= deadline:
-            names = {rack.get("system_id"): rack.get("hostname") for rack in racks or []}
             detail = "; ".join(f"{names.get(system_id, system_id)} ({system_id}; interfaces MAAS knows: "
                                f"{known_interfaces(racks, system_id)})" for system_id in missing)
             raise VlanError(

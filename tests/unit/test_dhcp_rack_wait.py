@@ -70,7 +70,7 @@ def test_the_wait_ends_when_maas_learns_the_second_rack(clock):
     assert client.calls == ["rackcontrollers/"] * 3
     assert 0 < clock.now < 120
     assert region.logged == ["VLAN fabric-0.0: waiting up to 120s for MAAS to learn the interfaces of rack "
-                             "def456 on this VLAN (the rack's network refresh)"]
+                             "rack2 (def456) on this VLAN (the rack's network refresh)"]
 
 
 def test_a_rack_maas_never_sees_on_the_vlan_fails_naming_it_the_vlan_and_the_setting(clock):
