@@ -58,7 +58,8 @@ def wait_for_racks_on_vlan(host, client, label, vlan, racks, wanted, timeout):
     until then the VLAN update refuses the rack). Raises VlanError after `timeout` seconds,
     naming the racks, what MAAS knows of their interfaces, the VLAN and the setting."""
     system_ids = [wanted["primary_rack"], wanted["secondary_rack"]]
-    deadline = time.monotonic() + max(0, int(timeout))
+    started = time.monotonic()
+    deadline = started + max(0, int(timeout))
     names = {rack.get("system_id"): rack.get("hostname") for rack in racks or []}
     missing = racks_off_vlan(racks, vlan.get("id"), system_ids)
     if missing:
@@ -77,6 +78,9 @@ def wait_for_racks_on_vlan(host, client, label, vlan, racks, wanted, timeout):
         gevent.sleep(RACK_POLL_SECONDS)
         racks = _api_call(label, client.get, "rackcontrollers/")
         missing = racks_off_vlan(racks, vlan.get("id"), system_ids)
+        if not missing:
+            host.log_styled(f"{label}: MAAS knows both racks on this VLAN after "
+                            f"{time.monotonic() - started:.0f}s")
     return racks
 
 
