@@ -56,8 +56,8 @@ def test_the_rack_software_runs_beside_the_region(lab, converged):
     if flavour == "deb":
         installed = lab.ssh("region1", "dpkg-query -W -f='${Package} ${Status}\\n' maas-region-api "
                                        "maas-rack-controller")
-        assert installed.splitlines() == ["maas-region-api install ok installed",
-                                         "maas-rack-controller install ok installed"], installed
+        assert sorted(installed.splitlines()) == ["maas-rack-controller install ok installed",
+                                                 "maas-region-api install ok installed"], installed
         assert lab.ssh("region1", "systemctl is-active maas-rackd maas-regiond").split() == ["active"] * 2
     else:
         assert lab.ssh("region1", "cat /var/snap/maas/common/snap_mode") == "region+rack"
