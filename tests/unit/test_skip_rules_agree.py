@@ -61,6 +61,13 @@ CASES = [
     ({"maas_flavour": "snap"}, installed(None), DEB_REGION_PACKAGE, REGION_MODES),
     ({"maas_flavour": "snap"}, installed("deb", [DEB_REGION_PACKAGE], mode="region"), DEB_REGION_PACKAGE,
      REGION_MODES),
+    # a region that is a rack too: both deb packages (deploys/region.py)
+    ({"maas_flavour": "deb"}, installed("deb", [DEB_REGION_PACKAGE, DEB_RACK_PACKAGE], mode="region+rack"),
+     (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",)),
+    ({"maas_flavour": "deb"}, installed("deb", [DEB_REGION_PACKAGE], mode="region"),
+     (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",)),
+    ({"maas_flavour": "snap"}, installed("snap", channel=WANTED_CHANNEL, mode="region"),
+     (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",)),  # the snap is one for both modes
 ]
 
 
