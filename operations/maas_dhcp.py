@@ -79,7 +79,7 @@ def wait_for_racks_on_vlan(host, client, label, vlan, racks, wanted, timeout):
         racks = _api_call(label, client.get, "rackcontrollers/")
         missing = racks_off_vlan(racks, vlan.get("id"), system_ids)
         if not missing:
-            host.log_styled(f"{label}: MAAS knows both racks on this VLAN after "
+            host.log_styled(f"{label}: MAAS knows the racks on this VLAN after "
                             f"{time.monotonic() - started:.0f}s")
     return racks
 

@@ -71,7 +71,7 @@ def test_the_wait_ends_when_maas_learns_the_second_rack(clock):
     assert 0 < clock.now < 120
     assert region.logged == ["VLAN fabric-0.0: waiting up to 120s for MAAS to learn the interfaces of rack "
                              "rack2 (def456) on this VLAN (the rack's network refresh)",
-                             "VLAN fabric-0.0: MAAS knows both racks on this VLAN after 9s"]  # 3 polls
+                             "VLAN fabric-0.0: MAAS knows the racks on this VLAN after 9s"]  # 3 polls
 
 
 def test_a_rack_maas_never_sees_on_the_vlan_fails_naming_it_the_vlan_and_the_setting(clock):
