@@ -50,6 +50,10 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_dhcp_vlans": ([], "DHCP HA: list of {fabric, vid, primary_rack, secondary_rack, "
                         "dynamic_range: {start, end}, subnet} (racks by inventory name; the range "
                         "must lie in `subnet`, a CIDR, or else in the racks' /24 or /64)"),
+    "maas_dhcp_rack_interface_timeout": (120, "seconds DHCP HA waits for MAAS to know an interface "
+                                         "of each of its racks on the VLAN (MAAS learns a rack's "
+                                         "interfaces at its network refresh, tens of seconds after "
+                                         "it registers, and refuses a rack it does not know there)"),
     # PostgreSQL
     "maas_db_name": ("maasdb", "MAAS database"),
     "maas_db_user": ("maas", "MAAS database role"),
@@ -400,6 +404,7 @@ CHECKS = {
     "maas_rack_register_timeout": _integer(1, MAX_TIMEOUT),
     "maas_region_restart_timeout": _integer(1, MAX_TIMEOUT),
     "maas_dhcp_vlans": _vlans,
+    "maas_dhcp_rack_interface_timeout": _integer(1, MAX_TIMEOUT),
     "maas_db_name": _text(*_IDENTIFIER),
     "maas_db_user": _text(*_IDENTIFIER),
     "maas_db_password": _secret,
@@ -467,11 +472,6 @@ def validate_host(inventory, host) -> None:
     check_settings(host)
     address_of(host)
     validate_snap_track(host)
-    if is_region and host in hosts_of(inventory, GROUP_RACK):
-        # MAAS's region+rack mode needs the rack software installed and registered beside the
-        # region (deb maas-rack-controller, snap `maas init region+rack`); not built yet.
-        raise SettingError(host.name, f"group {GROUP_RACK}", "a host in both maas_region and "
-                           "maas_rack (region+rack) is not supported yet; use separate rack hosts")
     validate_dhcp_vlans(inventory, host)
 
 

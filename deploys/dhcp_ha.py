@@ -29,4 +29,5 @@ def maas_dhcp_ha(topology):
             dynamic_range=vlan.get("dynamic_range"),
             profile=config.get(host, "maas_cli_profile"),
             maas_cli="/snap/bin/maas" if flavour == "snap" else "maas",
+            rack_interface_timeout=config.get(host, "maas_dhcp_rack_interface_timeout"),
         )

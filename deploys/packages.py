@@ -57,18 +57,20 @@ def maas_software_present(topology, host, flavour: str, modes) -> bool:
     return flavour == wanted["flavour"] and install_shows(topology.installs.get(host.name), wanted, modes)
 
 
-def maas_install_step(wanted: dict, deb_package: str):
+def maas_install_step(wanted: dict, deb_packages):
     """pyinfra's operation that installs `wanted` (``wanted_maas_software``) and its
-    arguments: the deb `deb_package` (pinned when asked), or the snap on its channel."""
+    arguments: the deb package(s) `deb_packages` (a name or several; pinned when asked), or
+    the snap on its channel."""
     if wanted["flavour"] == "snap":
         # pyinfra puts the channel into `snap install` unquoted (a valid channel quotes to itself)
         return snap.package, {"name": "Install the maas snap", "packages": ["maas"],
                               "channel": shlex.quote(wanted["channel"])}
-    return apt.packages, {"name": f"Install {deb_package}",
-                          "packages": [deb_spec(deb_package, wanted["version"])]}
+    names = [deb_packages] if isinstance(deb_packages, str) else list(deb_packages)
+    return apt.packages, {"name": f"Install {' and '.join(names)}",
+                          "packages": [deb_spec(name, wanted["version"]) for name in names]}
 
 
-def install_maas_software(topology, deb_package: str, modes) -> None:
+def install_maas_software(topology, deb_package, modes) -> None:
     """Install MAAS as ``wanted_maas_software`` says, left out when the topology's
     MaasInstall already shows it. Installing starts nothing."""
     wanted = wanted_maas_software(host)

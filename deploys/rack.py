@@ -14,10 +14,13 @@ from operations import maas_rack, maas_rack_health, maas_services
 
 
 def has_rack_software(topology, host) -> bool:
-    """A region+rack host has it with the region's; a rack when the topology's MaasInstall
-    shows the wanted software (then the install step would only ask again)."""
-    return host in topology.regions or maas_software_present(
-        topology, host, config.get(host, "maas_flavour"), RACK_MODES)
+    """True when the topology's MaasInstall shows the wanted rack software (then the install
+    step would only ask again). A region+rack host gets it with the region's (deb: both
+    packages; snap: ``maas init region+rack``), so there the run mode must show both."""
+    if host in topology.regions:
+        return ((topology.installs.get(host.name) or {}).get("mode") == "region+rack"
+                and maas_software_present(topology, host, config.get(host, "maas_flavour"), ("region+rack",)))
+    return maas_software_present(topology, host, config.get(host, "maas_flavour"), RACK_MODES)
 
 
 def lists_every_region(topology, host) -> bool:
@@ -34,7 +37,12 @@ def rackd_running(topology, host) -> bool:
 
 def registered_here(topology, host) -> bool:
     """True when the registration read in the topology's round shows this MAAS's secret
-    (``maas_rack.registered_with``, the check ``maas_rack.register`` makes)."""
+    (``maas_rack.registered_with``, the check ``maas_rack.register`` makes). A region+rack
+    host is never registered by the deploy: its rackd uses the region's own secret and node id
+    and registers with the regions in its rackd.conf by itself, which the primary's wait for
+    every rack's rackd (``maas_racks_live``) confirms."""
+    if host in topology.regions:
+        return True
     return maas_rack.registered_with(topology.registrations.get(host.name), topology.secret_sha256)
 
 

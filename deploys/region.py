@@ -14,7 +14,7 @@ from pyinfra.operations import files, server, systemd
 import config
 from deploys.packages import install_maas_software
 from deploys.topology import region_units_of
-from facts.maas import DEB_REGION_PACKAGE, REGION_MODES
+from facts.maas import DEB_RACK_PACKAGE, DEB_REGION_PACKAGE, REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from facts.maas_units import region_units
@@ -33,13 +33,21 @@ def region_settings(topology, region) -> dict:
         "database_name": config.get(pg, "maas_db_name"),
         "database_user": config.get(pg, "maas_db_user"),
         "database_password": config.get(region, "maas_db_password"),
+        "with_rack": region in topology.racks,
     }
 
 
 @deploy("MAAS region software")
 def maas_region_software(topology):
     """Install the region software (deb package or snap); nothing is started by this.
-    Left out when the topology's MaasInstall already shows it (see install_maas_software)."""
+    Left out when the topology's MaasInstall already shows it (see install_maas_software).
+
+    A region that is a rack too (MAAS's region+rack) gets the rack package with it on deb, as
+    MAAS's own ``maas`` package does: its rackd finds the region's secret and registers with
+    the local region by itself (rackd.conf's default URL). The snap is one for both modes."""
+    if host in topology.racks:
+        install_maas_software(topology, (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",))
+        return
     install_maas_software(topology, DEB_REGION_PACKAGE, REGION_MODES)
 
 

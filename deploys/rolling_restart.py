@@ -81,9 +81,10 @@ def restart_reason(settings: dict, conf: dict | None, install: dict | None, answ
     """Why a region must restart in this run, or None. The same plan as
     ``maas_region.configure``'s (``plan_regiond``): a change there means configure changes
     the file (and, on snap, restarts)."""
-    wanted = wanted_regiond(**{key: value for key, value in settings.items() if key != "flavour"})
+    wanted = wanted_regiond(**{key: value for key, value in settings.items()
+                               if key not in ("flavour", "with_rack")})
     changes = plan_regiond(settings["flavour"], regiond_settings(conf) or {}, wanted,
-                           install_mode(install))["changes"]
+                           install_mode(install), with_rack=settings.get("with_rack", False))["changes"]
     if changes:
         return "regiond.conf: " + ", ".join(changes)
     if not answers:

@@ -111,6 +111,17 @@ def region_units_of(region) -> list[str]:
     return region_service_units(config.get(region, "maas_flavour"), config.get(region, "maas_version"))
 
 
+def _is_rack(host) -> bool:
+    return GROUP_RACK in host.groups
+
+
+def _unit_arguments(region) -> dict:
+    """``SystemdUnits`` arguments of a region in the round: its units, and a region+rack's
+    rackd unit with them (a host's batch holds each fact once)."""
+    units = region_units_of(region) + ([rack_unit_of(region)] if _is_rack(region) else [])
+    return {"units": list(dict.fromkeys(units))}
+
+
 def rack_services_args(region) -> dict:
     """``MaasRackControllers`` arguments on a region: its CLI profile and command."""
     return {"profile": config.get(region, "maas_cli_profile"),
@@ -177,8 +188,10 @@ OPENING_ROUND = (
     Ask("haproxy_servers", HaproxyServers, lambda t: t.haproxies,
         lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")}),
     Ask("rack_confs", RackdConf, lambda t: t.racks, lambda r: {"path": config_path("rackd", _flavour(r))}),
-    Ask("rack_units", SystemdUnits, lambda t: t.racks, lambda r: {"units": [rack_unit_of(r)]}),
-    Ask("region_units", SystemdUnits, lambda t: t.regions, lambda r: {"units": region_units_of(r)}),
+    # a region+rack's rackd is asked with its region's units (each host asks a fact once)
+    Ask("rack_units", SystemdUnits, lambda t: [r for r in t.racks if r not in t.regions],
+        lambda r: {"units": [rack_unit_of(r)]}),
+    Ask("region_units", SystemdUnits, lambda t: t.regions, _unit_arguments),
     # for maas_rack_health.racks_running on the primary
     Ask("rack_services", MaasRackControllers, lambda t: [t.primary] if t.racks else [], rack_services_args),
     Ask("cpus", Cpus, lambda t: [r for r in t.regions if not config.get(r, "maas_num_workers")]),
@@ -206,6 +219,7 @@ def _build(inventory) -> Topology:
     )
     for key, answers in _opening_round(topo).items():
         setattr(topo, key, answers)
+    _region_racks_units(topo)
     _check_installs(topo)
     _check_series(topo)
     _check_racks(topo)
@@ -219,6 +233,16 @@ def _build(inventory) -> Topology:
     }
     _size_connections(topo)
     return topo
+
+
+def _region_racks_units(topo: Topology) -> None:
+    """A region+rack's rackd unit came with its region's units (``_unit_arguments``): its
+    state goes to ``rack_units`` too, as a rack's would (None: the host did not answer)."""
+    for host in topo.racks:
+        if host in topo.regions:
+            units = topo.region_units.get(host.name)
+            unit = rack_unit_of(host)
+            topo.rack_units[host.name] = {unit: units.get(unit)} if isinstance(units, dict) else None
 
 
 def _opening_round(topo: Topology) -> dict:

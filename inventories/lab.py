@@ -6,10 +6,12 @@ Environment knobs (for rehearsals and tests):
         /var/lib/maas-ha-lab-N); MAAS_HA_LAB_DIR names the lab's directory outright
     MAAS_HA_REGION_FLAVOUR / MAAS_HA_RACK_FLAVOUR   deb | snap (default deb regions, snap racks)
     MAAS_HA_REGIONS   comma list of region hosts, primary first (default: every lab region)
-    MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack)
+    MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack); a region host named here
+        is a region+rack (MAAS's default mode) and keeps the region flavour
     MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: the first lab HAProxy, lb1; "" for
         none); two or more share the lab's floating API address (hosts.json's api_vip)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
+    MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT  seconds DHCP HA waits for MAAS to know the racks' interfaces
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
     MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
     MAAS_HA_RACK_REGISTER_TIMEOUT  seconds to wait for a rack to register
@@ -119,14 +121,18 @@ for _key, _env in (("maas_db_password", "MAAS_HA_DB_PASSWORD"), ("maas_admin_pas
 maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],
 })
-maas_region = ([_host(name) for name in _pick("maas_region", "MAAS_HA_REGIONS")], {
+_regions = _pick("maas_region", "MAAS_HA_REGIONS")
+maas_region = ([_host(name) for name in _regions], {
     "maas_flavour": _region_flavour,
     "maas_package_mirror": LAB_MAAS_MIRROR,
     "maas_db_password": _secrets["maas_db_password"],
     "maas_admin_password": _secrets["maas_admin_password"],
     "maas_num_workers": int(os.environ.get("MAAS_HA_NUM_WORKERS", "4")),
 })
-maas_rack = ([_host(name) for name in _pick("maas_rack", "MAAS_HA_RACKS")], {
+# A region that is a rack too is one MAAS install: the region's flavour (host data wins over
+# the rack group's).
+maas_rack = ([_host(name, **({"maas_flavour": _region_flavour} if name in _regions else {}))
+              for name in _pick("maas_rack", "MAAS_HA_RACKS")], {
     "maas_flavour": _rack_flavour,
     "maas_package_mirror": LAB_MAAS_MIRROR,
     "maas_rack_register_timeout": int(os.environ.get("MAAS_HA_RACK_REGISTER_TIMEOUT", "90")),
@@ -147,6 +153,8 @@ if _dhcp:
         "fabric": "fabric-0", "vid": 0, "primary_rack": _primary, "secondary_rack": _secondary,
         "dynamic_range": {"start": f"{_net}.200", "end": f"{_net}.220"},
     }]
+    if os.environ.get("MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT"):
+        maas_region[1]["maas_dhcp_rack_interface_timeout"] = int(os.environ["MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT"])
 
 if os.environ.get("MAAS_HA_MOVE_TARGET"):
     maas_move_target = ([_host(name) for name in os.environ["MAAS_HA_MOVE_TARGET"].split(",")], {

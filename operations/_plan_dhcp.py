@@ -128,6 +128,35 @@ def wanted_racks(label, racks, primary_rack, secondary_rack) -> dict:
     return wanted
 
 
+def racks_off_vlan(racks, vlan_id, system_ids) -> list:
+    """The racks of ``system_ids`` (in that order) that MAAS's ``rackcontrollers/`` answer
+    shows with no interface on the VLAN whose API id is ``vlan_id``. MAAS offers a rack as
+    primary or secondary of a VLAN only once it knows such an interface, which it learns at
+    the rack's network refresh, not when the rack registers."""
+    on_vlan = {
+        rack.get("system_id")
+        for rack in racks or []
+        for interface in rack.get("interface_set") or []
+        if (interface.get("vlan") or {}).get("id") == vlan_id
+    }
+    return [system_id for system_id in system_ids if system_id and system_id not in on_vlan]
+
+
+def known_interfaces(racks, system_id) -> str:
+    """What MAAS knows of a rack's interfaces, for an error: ``eth0 on fabric-1.untagged``,
+    or ``none yet``."""
+    for rack in racks or []:
+        if rack.get("system_id") != system_id:
+            continue
+        seen = []
+        for interface in rack.get("interface_set") or []:
+            vlan = interface.get("vlan") or {}
+            where = f"{vlan.get('fabric')}.{vlan.get('name')}" if vlan else "no VLAN"
+            seen.append(f"{interface.get('name')} on {where}")
+        return ", ".join(seen) or "none yet"
+    return "not a rack controller of this MAAS"
+
+
 def range_missing(label, ranges, vlan_id, dynamic_range) -> bool:
     """True when the VLAN (API id ``vlan_id``) lacks the wanted dynamic range (from the API's
     ``ipranges/``); with no wanted range, any dynamic range will do, and none is an error."""

@@ -9,7 +9,7 @@ the same plan says its config changes.
 
 from __future__ import annotations
 
-from facts.maas import RACK_MODES, REGION_MODES
+from facts.maas import RACK_MODES
 from facts.maas_config import secret_matches
 
 DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
@@ -58,12 +58,18 @@ def install_mode(install) -> str:
     return (install or {}).get("mode") or "none"
 
 
-def plan_regiond(flavour: str, current: dict, wanted: dict, mode: str) -> dict:
+def snap_run_mode(mode: str, with_rack: bool) -> str:
+    """The run mode a snap region should be in: ``region+rack`` when the host is also a rack
+    (`with_rack`) or already runs one (a rack is never dropped here), else ``region``."""
+    return "region+rack" if with_rack or mode in RACK_MODES else "region"
+
+
+def plan_regiond(flavour: str, current: dict, wanted: dict, mode: str, with_rack: bool = False) -> dict:
     """What ``maas_region.configure`` does for ``wanted`` given regiond.conf's ``current``
-    settings and the install's run ``mode``:
+    settings and the install's run ``mode`` (`with_rack`: the host is a rack controller too):
 
     - ``changes``: why the region's config changes, empty when it does not (differing keys,
-      and on snap :data:`SNAP_RUN_MODE` when the snap is in no region mode);
+      and on snap :data:`SNAP_RUN_MODE` when the snap is not in its run mode);
     - ``write`` (deb): the keys to write into the file with their values;
     - ``init`` (snap): the mode to re-run ``maas init`` in (database settings or the run
       mode differ), else None;
@@ -74,10 +80,11 @@ def plan_regiond(flavour: str, current: dict, wanted: dict, mode: str) -> dict:
     if flavour != "snap":
         plan["write"] = {key: wanted[key] for key in differ}
         return plan
-    if mode not in REGION_MODES:
+    run_mode = snap_run_mode(mode, with_rack)
+    if mode != run_mode:
         plan["changes"].append(SNAP_RUN_MODE)
-    if mode not in REGION_MODES or any(key in differ for key in DB_KEYS):
-        plan["init"] = "region+rack" if mode in RACK_MODES else "region"
+    if mode != run_mode or any(key in differ for key in DB_KEYS):
+        plan["init"] = run_mode
     elif "maas_url" in differ:
         plan["config"]["maas_url"] = wanted["maas_url"]
     if "num_workers" in differ:

@@ -9,6 +9,9 @@ read there and never crosses the network.
 
 from __future__ import annotations
 
+import time
+
+import gevent
 from pyinfra import host
 from pyinfra.api import FunctionCommand, operation
 from pyinfra.api.exceptions import OperationError
@@ -19,6 +22,8 @@ from operations._plan_dhcp import (
     checked_arguments,
     dhcp_in_place,
     find_vlan,
+    known_interfaces,
+    racks_off_vlan,
     range_missing,
     range_subnet,
     swaps_racks,
@@ -45,6 +50,42 @@ def _api_call(label, call, *args, **kwargs):
         raise VlanError(f"{label}: {error}") from None
 
 
+RACK_POLL_SECONDS = 3
+TIMEOUT_SETTING = "maas_dhcp_rack_interface_timeout"
+
+
+def wait_for_racks_on_vlan(host, client, label, vlan, racks, wanted, timeout):
+    """Poll ``rackcontrollers/`` until MAAS knows an interface on the VLAN of each wanted rack
+    (it learns them at the rack's network refresh, tens of seconds after the rack registers;
+    until then the VLAN update refuses the rack). Raises VlanError after `timeout` seconds,
+    naming the racks, what MAAS knows of their interfaces, the VLAN and the setting."""
+    system_ids = [wanted["primary_rack"], wanted["secondary_rack"]]
+    started = time.monotonic()
+    deadline = started + max(0, int(timeout))
+    names = {rack.get("system_id"): rack.get("hostname") for rack in racks or []}
+    missing = racks_off_vlan(racks, vlan.get("id"), system_ids)
+    if missing:
+        shown = ", ".join(f"{names.get(system_id, system_id)} ({system_id})" for system_id in missing)
+        host.log_styled(f"{label}: waiting up to {timeout}s for MAAS to learn the interfaces of rack "
+                        f"{shown} on this VLAN (the rack's network refresh)")
+    while missing:
+        if time.monotonic() >= deadline:
+            detail = "; ".join(f"{names.get(system_id, system_id)} ({system_id}; interfaces MAAS knows: "
+                               f"{known_interfaces(racks, system_id)})" for system_id in missing)
+            raise VlanError(
+                f"{label}: after {timeout}s ({TIMEOUT_SETTING}) MAAS still knows no interface on this "
+                f"VLAN of rack {detail}. MAAS learns a rack's interfaces at its network refresh after it "
+                "registers, and offers only racks on the VLAN for DHCP: check that the rack is "
+                f"connected to this VLAN, or raise {TIMEOUT_SETTING}")
+        gevent.sleep(RACK_POLL_SECONDS)
+        racks = _api_call(label, client.get, "rackcontrollers/")
+        missing = racks_off_vlan(racks, vlan.get("id"), system_ids)
+        if not missing:
+            host.log_styled(f"{label}: MAAS knows the racks on this VLAN after "
+                            f"{time.monotonic() - started:.0f}s")
+    return racks
+
+
 def apply_vlan_dhcp_ha(
     state,
     host,
@@ -56,6 +97,7 @@ def apply_vlan_dhcp_ha(
     primary_rack,
     secondary_rack,
     dynamic_range=None,
+    rack_interface_timeout=120,
 ):
     """Execution-time half of ``vlan_dhcp_ha``: range, racks and ``dhcp_on`` via the API."""
     label = f"VLAN {fabric}.{vid}"
@@ -66,8 +108,9 @@ def apply_vlan_dhcp_ha(
             raise VlanError(f"{label}: no such fabric/VLAN in the MAAS of {host.name}")
         fab, vlan = found
         label = f"VLAN {fab.get('name')}.{vid} (fabric id {fab['id']})"
-        wanted = wanted_racks(label, _api_call(label, client.get, "rackcontrollers/"),
-                              primary_rack, secondary_rack)
+        racks = _api_call(label, client.get, "rackcontrollers/")
+        wanted = wanted_racks(label, racks, primary_rack, secondary_rack)
+        wait_for_racks_on_vlan(host, client, label, vlan, racks, wanted, rack_interface_timeout)
         if range_missing(label, _api_call(label, client.get, "ipranges/"), vlan.get("id"),
                          dynamic_range):
             subnets = _api_call(label, client.get, "subnets/")
@@ -102,6 +145,7 @@ def vlan_dhcp_ha(
     dynamic_range=None,
     profile="maas-ha",
     maas_cli="maas",
+    rack_interface_timeout=120,
 ):
     """
     Serve DHCP on a VLAN from two racks (MAAS DHCP HA).
@@ -115,6 +159,8 @@ def vlan_dhcp_ha(
       ``None`` clears the secondary, e.g. while moving DHCP off a rack being removed)
     + dynamic_range: ``{"start_ip": ..., "end_ip": ...}`` created when missing
     + profile, maas_cli: the CLI profile the planning facts read through
+    + rack_interface_timeout: seconds to wait for MAAS to know an interface of each rack on
+      the VLAN (it learns them at the rack's network refresh, after it registers)
 
     **Example:**
 
@@ -160,5 +206,6 @@ def vlan_dhcp_ha(
             "primary_rack": primary_rack,
             "secondary_rack": secondary_rack,
             "dynamic_range": dynamic_range,
+            "rack_interface_timeout": int(rack_interface_timeout),
         },
     )

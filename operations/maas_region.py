@@ -107,6 +107,7 @@ def configure(
     database_password,
     num_workers,
     config_path=None,
+    with_rack=False,
 ):
     """
     Make regiond.conf hold the region URL, database settings and worker count.
@@ -116,6 +117,7 @@ def configure(
     + database_*: where the shared PostgreSQL is and how to log in
     + num_workers: regiond worker processes
     + config_path: regiond.conf path (default: the flavour's)
+    + with_rack: the host is a rack controller too (snap: ``maas init region+rack``)
 
     Every other key in the file is kept. Deb writes the keys that differ into the file
     (``REGIOND_WRITER``, values on stdin); snap re-runs ``maas init region`` when the
@@ -166,7 +168,7 @@ def configure(
     wanted = wanted_regiond(maas_url, database_host, database_port, database_name,
                             database_user, database_password, num_workers)
     mode = install_mode(fact_data(host.get_fact(MaasInstall))) if flavour == "snap" else None
-    plan = plan_regiond(flavour, settings, wanted, mode)
+    plan = plan_regiond(flavour, settings, wanted, mode, with_rack=bool(with_rack))
     if not plan["changes"]:
         host.noop(f"regiond.conf {path} already holds the requested settings" if flavour == "deb"
                   else f"snap MAAS in {mode} mode already holds the requested settings ({path})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from labtools import wait_for
+
 
 def region_urls(lab, regions) -> list[str]:
     return [f"http://{lab.address(name)}:5240/MAAS" for name in regions]
@@ -19,17 +21,23 @@ def assert_api_answers(lab, regions, lbs) -> None:
         assert version["version"].startswith("3.5"), version
 
 
-def assert_racks_known_everywhere(lab, regions, racks) -> dict:
-    """Every rack is listed in rackcontrollers on every region; returns hostname -> system_id."""
+def assert_racks_known_everywhere(lab, regions, racks, refresh_timeout: float = 90) -> dict:
+    """Every rack is listed in rackcontrollers on every region, with its address once MAAS
+    has its interfaces (they come with the rack's network refresh, some seconds after it
+    registers: waited for, bounded); returns hostname -> system_id."""
     key = lab.api_key(regions[0])
     listings = {}
-    for name in regions:
+
+    def read(name):
         listed = lab.client(f"http://{lab.address(name)}:5240/MAAS/", key).get("rackcontrollers/")
         listings[name] = {rack["hostname"]: rack for rack in listed}
-        missing = set(racks) - set(listings[name])
+        return listings[name]
+
+    for name in regions:
+        missing = set(racks) - set(read(name))
         assert not missing, f"region {name} does not list racks {sorted(missing)}"
-        for rack in racks:
-            assert lab.address(rack) in listings[name][rack]["ip_addresses"]
+        wait_for(lambda name=name: all(lab.address(rack) in read(name)[rack]["ip_addresses"] for rack in racks),
+                 refresh_timeout, f"region {name} to know the addresses of {', '.join(racks)}")
     return {hostname: rack["system_id"] for hostname, rack in listings[regions[0]].items()}
 
 

@@ -99,11 +99,12 @@ def test_malformed_dhcp_data_is_refused(inventory_factory):
 
 
 @pytest.mark.parametrize("flavour", ["deb", "snap"])
-def test_region_plus_rack_is_refused_until_supported(inventory_factory, flavour):
-    # a region host has no rack software (deb maas-region-api does not bring maas-rack)
-    inv = inventory_factory(racks=("r1",), host_data={"r1": {"maas_flavour": flavour}})
-    assert refusal(inv).startswith("host r1: setting `group maas_rack`: a host in both maas_region "
-                                   "and maas_rack (region+rack) is not supported yet")
+def test_a_region_that_is_a_rack_too_is_accepted(inventory_factory, flavour):
+    """MAAS's region+rack mode, the primary region included, also as a DHCP HA peer."""
+    dhcp = [{"fabric": "fabric-0", "vid": 0, "primary_rack": "r1", "secondary_rack": "k1"}]
+    inv = inventory_factory(racks=("r1", "k1"), host_data={"r1": {"maas_flavour": flavour}},
+                            group_data={"maas_region": {"maas_dhcp_vlans": dhcp}})
+    validate_inventory(inv)
 
 
 def test_maas_url_prefers_the_load_balancer(inventory_factory):

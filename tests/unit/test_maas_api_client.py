@@ -277,7 +277,8 @@ def _region(maas, vlan, ranges):
     )
     maas.routes[("GET", "/MAAS/api/2.0/rackcontrollers/")] = (
         200,
-        [{"system_id": "fcka3t", "hostname": "rack1"}, {"system_id": "b7qwe3", "hostname": "rack2"}],
+        [{"system_id": sysid, "hostname": name, "interface_set": [{"name": "eth0", "vlan": vlan_obj}]}
+         for sysid, name in (("fcka3t", "rack1"), ("b7qwe3", "rack2"))],
     )
     maas.routes[("GET", "/MAAS/api/2.0/ipranges/")] = (200, ranges)
     maas.routes[("GET", "/MAAS/api/2.0/subnets/")] = (

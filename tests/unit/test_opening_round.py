@@ -96,3 +96,22 @@ def test_without_racks_the_primary_is_not_asked_for_them(inventory_factory, aske
     batches = {host: arguments["facts"] for name, host, arguments in asked.calls if name == "FactBatch"}
     assert not {"MaasRackControllers", "MaasRegistration"} & {name for name, _ in batches["r1"]}
     assert topo.rack_services == {} and topo.registrations == {}
+
+
+def test_a_region_and_rack_asks_its_rackd_unit_with_its_region_units(inventory_factory, asked):
+    """A host's batch holds each fact once: a region+rack's units are one SystemdUnits part,
+    and the topology's rack_units gets its rackd unit from that answer."""
+    inventory = inventory_factory(racks=("r1", "k1"), host_data={"r1": {"maas_flavour": "deb"}})
+    topology = topo_module._build(inventory)
+    batches = {host: arguments for name, host, arguments in asked.calls if name == "FactBatch"}
+    units = [kwargs["units"] for name, kwargs in batches["r1"]["facts"] if name == "SystemdUnits"]
+    assert units == [REGION_UNITS + ["maas-rackd"]]
+    assert [kwargs["units"] for name, kwargs in batches["k1"]["facts"] if name == "SystemdUnits"] == [["maas-rackd"]]
+    assert set(topology.rack_units) == {"r1", "k1"}
+    running = {"load": "loaded", "active": "active", "sub": "running", "enabled": "enabled"}
+    topology.region_units["r1"] = {"named": running, "maas-regiond": running, "maas-rackd": running}
+    topo_module._region_racks_units(topology)
+    assert topology.rack_units["r1"] == {"maas-rackd": running}
+    topology.region_units["r1"] = None  # unreachable
+    topo_module._region_racks_units(topology)
+    assert topology.rack_units["r1"] is None

@@ -9,6 +9,8 @@ from operations._plan_dhcp import (
     checked_arguments,
     dhcp_in_place,
     find_vlan,
+    known_interfaces,
+    racks_off_vlan,
     range_missing,
     range_subnet,
     swaps_racks,
@@ -104,3 +106,29 @@ def test_vlan_changes_and_swaps():
     assert swaps_racks(settled, wanted) is False
     assert vlan_changes(settled, wanted) == {}
     assert vlan_changes(settled, {**wanted, "secondary_rack": None}) == {"secondary_rack": ""}
+
+
+def rack(system_id, hostname, *vlans):
+    """A ``rackcontrollers/`` entry with one interface per VLAN (id, fabric, name)."""
+    return {"system_id": system_id, "hostname": hostname, "interface_set": [
+        {"name": f"eth{index}", "vlan": {"id": vlan_id, "fabric": fabric, "name": name}}
+        for index, (vlan_id, fabric, name) in enumerate(vlans)]}
+
+
+UNTAGGED = (5001, "fabric-0", "untagged")
+OTHER_FABRIC = (5002, "fabric-1", "untagged")
+
+
+def test_a_rack_is_on_the_vlan_only_with_an_interface_there():
+    racks = [rack("abc123", "rack1", UNTAGGED), rack("def456", "rack2"),
+             rack("ghk789", "rack3", OTHER_FABRIC)]
+    assert racks_off_vlan(racks, 5001, ["abc123", "def456", "ghk789"]) == ["def456", "ghk789"]
+    assert racks_off_vlan(racks, 5001, ["abc123", None]) == []  # no secondary: nothing to wait for
+    assert racks_off_vlan(racks, 5002, ["ghk789"]) == []
+
+
+def test_what_maas_knows_of_a_racks_interfaces():
+    racks = [rack("abc123", "rack1", UNTAGGED, OTHER_FABRIC), rack("def456", "rack2")]
+    assert known_interfaces(racks, "abc123") == "eth0 on fabric-0.untagged, eth1 on fabric-1.untagged"
+    assert known_interfaces(racks, "def456") == "none yet"
+    assert known_interfaces(racks, "zzz999") == "not a rack controller of this MAAS"

@@ -47,10 +47,19 @@ def test_snap_in_no_region_mode_is_a_change_and_an_init():
     assert plan_regiond("snap", CURRENT, WANTED, "none")["init"] == "region"
 
 
-def configure_changes(flavour, conf, install) -> bool:
+def test_snap_region_that_is_a_rack_too_runs_in_region_plus_rack_mode():
+    plan = plan_regiond("snap", CURRENT, WANTED, "region", with_rack=True)
+    assert plan["changes"] == ["snap run mode"] and plan["init"] == "region+rack"
+    assert plan_regiond("snap", {}, WANTED, "none", with_rack=True)["init"] == "region+rack"
+    assert plan_regiond("snap", CURRENT, WANTED, "region+rack", with_rack=True)["changes"] == []
+    # a deb region+rack is two packages: regiond.conf does not change for it
+    assert plan_regiond("deb", CURRENT, WANTED, "region", with_rack=True)["changes"] == []
+
+
+def configure_changes(flavour, conf, install, with_rack=False) -> bool:
     host = StubHost({"RegiondConf": conf, "MaasInstall": install}, name="region1")
     with ctx_host.use(host):
-        commands = list(maas_region.configure._inner(flavour=flavour, **SETTINGS))
+        commands = list(maas_region.configure._inner(flavour=flavour, with_rack=with_rack, **SETTINGS))
     assert bool(commands) != bool(host.noops)
     return bool(commands)
 
@@ -68,6 +77,7 @@ CASES = [
 
 @pytest.mark.parametrize("flavour", ["deb", "snap"])
 @pytest.mark.parametrize(("conf", "install"), CASES)
-def test_restart_reason_agrees_with_configure(flavour, conf, install):
-    reason = restart_reason({"flavour": flavour, **SETTINGS}, conf, install, answers=True)
-    assert (reason is not None) == configure_changes(flavour, conf, install)
+@pytest.mark.parametrize("with_rack", [False, True])
+def test_restart_reason_agrees_with_configure(flavour, conf, install, with_rack):
+    reason = restart_reason({"flavour": flavour, "with_rack": with_rack, **SETTINGS}, conf, install, answers=True)
+    assert (reason is not None) == configure_changes(flavour, conf, install, with_rack)

@@ -63,3 +63,29 @@ def test_dhcp_notes_name_the_vlan_and_the_way_out():
     assert set(notes) == {"k1", "k2"}  # MAAS's short hostnames
     assert notes["k2"].startswith("secondary rack of VLAN fabric-0.0; DHCP HA is left as it is")
     assert "remove_rack.py --data maas_remove_rack=k2 --data maas_dhcp_move_to=<another rack>" in notes["k2"]
+
+
+DEB_REGION = {"flavour": "deb", "flavours": ["deb"], "version": "3.5.13", "series": "3.5",
+              "package_version": "1:3.5.13-0ubuntu1", "mode": "region", "snap_channel": None}
+
+
+def _region_and_rack(inventory_factory, flavour, install):
+    inventory = inventory_factory(racks=("r1",), host_data={"r1": {"maas_flavour": flavour}})
+    host = inventory.get_host("r1")
+    unit = "maas-rackd" if flavour == "deb" else "snap.maas.pebble"
+    topology = SimpleNamespace(
+        regions=[host], region_urls=URLS, installs={"r1": install},
+        rack_confs={"r1": {"exists": True, "settings": {"maas_url": URLS}}},
+        registrations={"r1": {"maas_id": "r1id", "secret_sha256": "ab"}},  # the region's own
+        secret_sha256="ab", rack_units={"r1": {unit: RUNNING}},
+    )
+    return topology, host
+
+
+def test_a_region_without_the_rack_software_is_not_a_settled_rack(inventory_factory):
+    """Its node id and secret are the region's: they say nothing of a rack. Only the run mode
+    (deb: both packages; snap: region+rack) says the rack is there."""
+    assert not rack_settled(*_region_and_rack(inventory_factory, "deb", DEB_REGION))
+    assert not rack_settled(*_region_and_rack(inventory_factory, "snap", dict(SNAP, mode="region")))
+    assert rack_settled(*_region_and_rack(inventory_factory, "deb", dict(DEB_REGION, mode="region+rack")))
+    assert rack_settled(*_region_and_rack(inventory_factory, "snap", dict(SNAP, mode="region+rack")))

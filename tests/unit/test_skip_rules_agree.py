@@ -61,6 +61,13 @@ CASES = [
     ({"maas_flavour": "snap"}, installed(None), DEB_REGION_PACKAGE, REGION_MODES),
     ({"maas_flavour": "snap"}, installed("deb", [DEB_REGION_PACKAGE], mode="region"), DEB_REGION_PACKAGE,
      REGION_MODES),
+    # a region that is a rack too: both deb packages (deploys/region.py)
+    ({"maas_flavour": "deb"}, installed("deb", [DEB_REGION_PACKAGE, DEB_RACK_PACKAGE], mode="region+rack"),
+     (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",)),
+    ({"maas_flavour": "deb"}, installed("deb", [DEB_REGION_PACKAGE], mode="region"),
+     (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",)),
+    ({"maas_flavour": "snap"}, installed("snap", channel=WANTED_CHANNEL, mode="region"),
+     (DEB_REGION_PACKAGE, DEB_RACK_PACKAGE), ("region+rack",)),  # the snap is one for both modes
 ]
 
 
@@ -100,7 +107,7 @@ URLS = ["http://10.99.0.11:5240/MAAS", "http://10.99.0.12:5240/MAAS"]
     None,
 ])
 def test_registration_skip_rule_agrees_with_register(registration):
-    topology = SimpleNamespace(registrations={"k1": registration}, secret_sha256="ab")
+    topology = SimpleNamespace(registrations={"k1": registration}, secret_sha256="ab", regions=[])
     assert registered_here(topology, SimpleNamespace(name="k1")) == no_change(
         maas_rack.register, {"MaasRegistration": registration}, flavour="deb", region_urls=URLS,
         secret_host="region1", secret_path="/var/lib/maas/secret", expected_secret_sha256="ab")

@@ -84,6 +84,9 @@ class Host:
                                                                                     address),
                         MAAS_STANDIN_HTTP_PORT=str(self.port), MAAS_STANDIN_BIND="127.0.0.1",
                         MAAS_STANDIN_HEARTBEAT="1", MAAS_STANDIN_DEAD_AFTER="4", MAAS_SYSTEMCTL="true",
+                        # a rack's network refresh right after it connects (MAAS: 6 s and more)
+                        MAAS_STANDIN_NETWORKS_INTERVAL="1", MAAS_STANDIN_BEACON_PAUSE="0",
+                        MAAS_STANDIN_REFRESH_SECONDS="0",
                         PYTHONUNBUFFERED="1",
                         # no units beside regiond unless a test starts them (region_units.py)
                         MAAS_STANDIN_REGION_UNITS="")

@@ -152,6 +152,8 @@ def test_two_regions_one_database_see_the_rack(lab, database):
     sysid = open(rack.path("/var/lib/maas/maas_id")).read()
     assert "Rack controller '%s' registered (via region" % sysid in rack.log("rackd.out")
     key = admin_key(region1)
+    region1.maas("login", "admin", region1.url, key)
+    wait_for(lambda: api_json(region1, "rack-controllers", "read")[0]["interface_set"], what="network refresh")
     for region in (region1, region2):
         region.maas("login", "admin", region.url, key)
         racks = api_json(region, "rack-controllers", "read")
@@ -204,6 +206,8 @@ def test_vlan_rules_and_rack_delete(lab, database):
     ids = [open(r.path("/var/lib/maas/maas_id")).read() for r in racks]
     key = admin_key(region)
     region.maas("login", "admin", region.url, key)
+    wait_for(lambda: all(r["interface_set"] for r in api_json(region, "rack-controllers", "read")),
+             what="the racks' network refresh")
     vlan = api_json(region, "vlan", "read", "0", "0")
     assert vlan["primary_rack"] is None and vlan["fabric"] == "fabric-0"
 
@@ -243,6 +247,35 @@ def test_vlan_rules_and_rack_delete(lab, database):
     assert region.maas("admin", "rack-controller", "delete", ids[1], "force=true").returncode == 0
     vlan = api_json(region, "vlan", "read", "0", "0")
     assert (vlan["primary_rack"], vlan["dhcp_on"]) == (None, False)
+
+
+def test_a_rack_is_on_no_vlan_until_its_network_refresh(lab, database):
+    """As MAAS: registering does not record a rack's interfaces; its network refresh (beacon
+    pause, then the refresh's run) does. Until then the VLAN form does not offer the rack."""
+    region = lab("region1", "10.77.0.11")
+    start_region(region, database)
+    rack = register_rack(lab, "rack1", "10.77.0.101", [region], open(region.path("/var/lib/maas/secret")).read(),
+                         start=False)
+    rack.env.update(MAAS_STANDIN_BEACON_PAUSE="1", MAAS_STANDIN_REFRESH_SECONDS="3",
+                    MAAS_STANDIN_NETWORKS_INTERVAL="30")
+    rack.start("maas_standin.rackd", "rackd.out")
+    region.maas("login", "admin", region.url, admin_key(region))
+    wait_for(lambda: api_json(region, "rack-controllers", "read"), what="registration")
+    registered = time.monotonic()
+    [node] = api_json(region, "rack-controllers", "read")
+    assert node["interface_set"] == [] and node["ip_addresses"] == []
+    refused = region.maas("admin", "vlan", "update", "0", "0", "primary_rack=rack1", check=False)
+    assert refused.returncode == 2
+    assert json.loads(refused.stdout) == {
+        "primary_rack": ["Select a valid choice. rack1 is not one of the available choices."]}
+    wait_for(lambda: api_json(region, "rack-controllers", "read")[0]["interface_set"], timeout=15,
+             what="the network refresh")
+    assert time.monotonic() - registered >= 2  # beacon pause and refresh, not at registration
+    [node] = api_json(region, "rack-controllers", "read")
+    assert node["ip_addresses"] == ["10.77.0.101"] and node["interface_set"][0]["vlan"]["vid"] == 0
+    accepted = region.maas("admin", "vlan", "update", "0", "0", "primary_rack=rack1")
+    assert json.loads(accepted.stdout)["primary_rack"] == node["system_id"]
+    assert "network configuration recorded by the region" in rack.log("rackd.out")
 
 
 def test_createadmin_and_apikey_messages(lab, database):

@@ -861,7 +861,7 @@ def handle_rpc(ctx, conn, req):
         salt = rpcauth.new_message()
         return 200, dumps({"digest": rpcauth.digest(ctx.secret, message, salt), "salt": salt,
                            "eventloop": ctx.eventloop, "system_id": ctx.system_id}).encode(), JSON, {}
-    if action in ("register", "heartbeat") and req.method == "POST":
+    if action in ("register", "heartbeat", "refresh") and req.method == "POST":
         if not rpcauth.verify(ctx.secret, req.method, req.path, req.body or b"",
                               req.headers.get(rpcauth.HEADER)):
             log.error("Rack controller '%s' (%s) FAILED authentication; dropping connection.",
@@ -871,7 +871,8 @@ def handle_rpc(ctx, conn, req):
             with conn.cursor() as cur:
                 if action == "register":
                     node = model.register_controller(cur, payload["hostname"], payload.get("system_id"), 2,
-                                                     payload.get("version"), payload.get("interfaces", []))
+                                                     payload.get("version"), payload.get("interfaces", []),
+                                                     record=False)
                     cur.execute("INSERT INTO standin_rack_heartbeat (rack_id, region_id) VALUES (%s, %s) "
                                 "ON CONFLICT (rack_id, region_id) DO UPDATE SET last_seen = now()",
                                 (node["id"], ctx.node_id))
@@ -884,6 +885,14 @@ def handle_rpc(ctx, conn, req):
                     if node is None or node["node_type"] not in model.RACK_TYPES:
                         conn.rollback()
                         return 410, dumps({"command": "DisableAndShutoffRackd"}).encode(), JSON, {}
+                if action == "refresh":
+                    # MAAS: RequestRackRefresh, then the rack posts its commissioning output,
+                    # whose processing records the interfaces
+                    model.record_interfaces(cur, node["id"], payload.get("interfaces") or [])
+                    result = {"ok": True}
+                    log.info("Rack controller '%s' (%s) recorded its network interfaces.", node["system_id"],
+                             node["hostname"])
+                elif action == "heartbeat":
                     cur.execute("INSERT INTO standin_rack_heartbeat (rack_id, region_id) VALUES (%s, %s) "
                                 "ON CONFLICT (rack_id, region_id) DO UPDATE SET last_seen = now()",
                                 (node["id"], ctx.node_id))

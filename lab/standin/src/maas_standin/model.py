@@ -312,12 +312,14 @@ def racks_on_vid(cur, vid, exclude=()):
     return [r for r in rows if r["id"] not in exclude]
 
 
-def register_controller(cur, hostname, system_id, node_type, version, interfaces):
+def register_controller(cur, hostname, system_id, node_type, version, interfaces, record=True):
     """Create or update a controller; returns its row (MAAS's RegisterRackController).
 
-    A known node (by system_id, then hostname) keeps its id; a region gaining a rack
-    (or the reverse) becomes a region+rack (node_type 4). The hostname is stored without
-    its domain, as MAAS does (src/maasserver/rpc/rackcontrollers.py).
+    A known node (by system_id, then hostname, then an interface's MAC) keeps its id; a region
+    gaining a rack (or the reverse) becomes a region+rack (node_type 4). The hostname is stored
+    without its domain, as MAAS does (src/maasserver/rpc/rackcontrollers.py). MAAS's
+    ``register`` uses a rack's interfaces only to find the node: they are recorded by the
+    rack's network refresh later (``record=False``; ``record_interfaces``).
     """
     hostname = hostname.split(".", 1)[0]
     cur.execute("SELECT pg_advisory_xact_lock(5242)")
@@ -326,6 +328,10 @@ def register_controller(cur, hostname, system_id, node_type, version, interfaces
         node = fetch_one(cur, "SELECT * FROM maasserver_node WHERE system_id = %s", (system_id,))
     if node is None:
         node = fetch_one(cur, "SELECT * FROM maasserver_node WHERE hostname = %s", (hostname,))
+    macs = [iface.get("mac") for iface in interfaces if iface.get("mac")]
+    if node is None and macs:
+        node = fetch_one(cur, "SELECT n.* FROM maasserver_node n JOIN maasserver_interface i ON i.node_id = n.id "
+                              "WHERE i.mac_address = ANY(%s) ORDER BY n.id LIMIT 1", (macs,))
     if node is None:
         sid = db.new_system_id(cur)
         cur.execute("INSERT INTO maasserver_node (system_id, hostname, node_type, version) "
@@ -336,5 +342,6 @@ def register_controller(cur, hostname, system_id, node_type, version, interfaces
         new_type = node_type if node["node_type"] == node_type else 4
         cur.execute("UPDATE maasserver_node SET hostname = %s, node_type = %s, version = %s WHERE id = %s",
                     (hostname, new_type, version, nid))
-    record_interfaces(cur, nid, interfaces)
+    if record:
+        record_interfaces(cur, nid, interfaces)
     return fetch_one(cur, "SELECT * FROM maasserver_node WHERE id = %s", (nid,))

@@ -4,6 +4,9 @@ Reads rackd.conf `maas_url` and the shared secret, authenticates to a region wit
 the secret (HMAC challenge, README.md "RPC"), registers, writes maas_id, then
 heartbeats to every region URL.  When the region has deleted it, it behaves like
 MAAS's DisableAndShutoffRackd: removes the secret and stops trying.
+
+As in MAAS, registering does not tell the region the rack's interfaces: they arrive with the
+rack's network refresh (``NetworksMonitor``), some seconds later.
 """
 import json
 import logging
@@ -43,15 +46,34 @@ def _http(url, data=None, headers=None, method=None, timeout=10):
         return resp.status, resp.read()
 
 
+def networks_interval():
+    """Seconds between two passes of the networks monitor (MAAS: ``INTERVAL``, 30 s)."""
+    return float(os.environ.get("MAAS_STANDIN_NETWORKS_INTERVAL", "30"))
+
+
+def beacon_pause():
+    """Seconds the monitor beacons before a refresh (MAAS: two ``pause(3.0)``)."""
+    return float(os.environ.get("MAAS_STANDIN_BEACON_PAUSE", "6"))
+
+
+def refresh_seconds():
+    """Seconds the refresh takes before the region records the interfaces: MAAS runs the
+    controller's commissioning scripts (machine-resources, lshw, support info, ...) and posts
+    their output, which the region then processes."""
+    return float(os.environ.get("MAAS_STANDIN_REFRESH_SECONDS", "10"))
+
+
 class Rack:
     """One rackd process: registration state and the region connections."""
 
     def __init__(self):
         self.system_id = None
+        self.registered_url = None
         self.registered_with = None
         self.connected = None
         self.waiting_logged = False
         self.stop = threading.Event()
+        self.lock = threading.Lock()
 
     def rpc_info(self, url):
         info_url = rpc_base(url)
@@ -133,7 +155,9 @@ class Rack:
                 continue
             except AuthFailed:
                 continue
-            self.system_id = result["system_id"]
+            with self.lock:
+                self.system_id = result["system_id"]
+                self.registered_url = url
             conffile.atomic_write(paths.maas_id_file(), self.system_id)
             log.info("Rack controller '%s' registered (via %s) with MAAS version %s.",
                      self.system_id, answer.get("eventloop"), result.get("version"))
@@ -169,9 +193,17 @@ class Rack:
             os.unlink(paths.secret_file())
         except FileNotFoundError:
             pass
-        self.system_id = None
+        with self.lock:
+            self.system_id = None
         self.registered_with = None
         self.connected = None
+
+    def registration(self):
+        """(system_id, region URL, secret) once registered and connected, else None."""
+        with self.lock:
+            if self.system_id is None or self.registered_with is None or not self.connected:
+                return None
+            return self.system_id, self.registered_url, self.registered_with[0]
 
     def run_once(self):
         secret = paths.read_secret()
@@ -200,6 +232,7 @@ class Rack:
         interval = float(os.environ.get("MAAS_STANDIN_HEARTBEAT", "10"))
         log.info("rackd (MAAS %s) starting on %s; configuration %s.", paths.version(), netinfo.hostname(),
                  paths.rack_config())
+        threading.Thread(target=NetworksMonitor(self).run, name="networks-monitor", daemon=True).start()
         while not self.stop.is_set():
             try:
                 ok = self.run_once()
@@ -207,6 +240,50 @@ class Rack:
                 log.exception("rackd loop failed: %s", e)
                 ok = False
             self.stop.wait(interval if ok else min(interval, 5))
+
+
+class NetworksMonitor:
+    """MAAS's ``RackNetworksMonitoringService`` (src/provisioningserver/utils/services.py,
+    rackdservices/networks_monitoring_service.py): from rackd's start and then every
+    ``INTERVAL`` (30 s), when the interfaces differ from those last recorded, it beacons
+    (3 s, solicit again, 3 s), waits for a connection to a region, runs the refresh and posts
+    its output; the region records the interfaces only then. A failed refresh is retried at
+    the next pass."""
+
+    def __init__(self, rack):
+        self.rack = rack
+        self.recorded = None  # (system_id, interfaces) last recorded by the region
+
+    def run(self):
+        interval = networks_interval()
+        start = time.monotonic()
+        while not self.rack.stop.is_set():
+            try:
+                self.pass_once()
+            except Exception as e:  # MAAS logs and retries at the next pass
+                log.error("Failed to update and/or record network interface configuration: %s", e)
+            # the next multiple of the interval after now (a long pass skips the ticks it missed)
+            elapsed = time.monotonic() - start
+            self.rack.stop.wait(interval - (elapsed % interval))
+
+    def pass_once(self):
+        interfaces = netinfo.interfaces()
+        registration = self.rack.registration()
+        if registration is not None and self.recorded == (registration[0], interfaces):
+            return
+        if self.rack.stop.wait(beacon_pause()):
+            return
+        while registration is None:  # MAAS waits for an RPC connection (pause 1 s)
+            if self.rack.stop.wait(1):
+                return
+            registration = self.rack.registration()
+        system_id, url, secret = registration
+        log.info("Refreshing the network configuration of rack controller '%s'.", system_id)
+        if self.rack.stop.wait(refresh_seconds()):
+            return
+        self.rack.call(url, secret, "refresh", {"system_id": system_id, "interfaces": interfaces})
+        self.recorded = (system_id, interfaces)
+        log.info("Rack controller '%s' network configuration recorded by the region.", system_id)
 
 
 def main():
