@@ -190,7 +190,7 @@ def start_up(region, target):
 
 
 def main():
-    logutil.setup("regiond", "regiond.log" if not paths.is_snap() else "regiond.log")
+    logutil.setup("regiond", "regiond.log")
     path = paths.region_config()
     if not os.path.exists(path):
         log.error("Configuration file %s does not exist; regiond cannot start.", path)
