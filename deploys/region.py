@@ -75,6 +75,7 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         maas_rolling.wait_for_region_api(
             name=f"{label}wait for the region API",
             flavour=flavour,
+            version=config.get(host, "maas_version"),
             units=region_units(flavour, config.get(host, "maas_version")),
             timeout=config.get(host, "maas_region_restart_timeout"),
             _if=go,
