@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import api, conffile, db, logutil, model, netinfo, paths, region_units
+from . import api, conffile, db, logutil, model, netinfo, paths, region_units, vault
 
 log = logging.getLogger("maas.regiond")
 
@@ -223,6 +223,15 @@ def main():
     conn.commit()
     region.system_id, region.node_id = node["system_id"], node["id"]
     write_maas_id(region.system_id)
+    with conn.cursor() as cur:
+        vault_enabled = db.get_config(cur, "vault_enabled") == "true"
+    conn.rollback()
+    try:
+        vault.migrate_credentials_if_necessary(vault_enabled, log)
+    except OSError as e:
+        # as MAAS's start-up: a failed save of regiond.conf stops the region
+        log.error("Unable to save %s while migrating the database credentials: %s", paths.region_config(), e)
+        sys.exit(1)
     region.heartbeat()
     bind = os.environ.get("MAAS_STANDIN_BIND", "0.0.0.0")
     server = ThreadingHTTPServer((bind, paths.http_port()), make_handler(region))
