@@ -11,7 +11,7 @@ import sys
 
 import yaml
 
-from . import conffile, db, paths, vault
+from . import conffile, db, paths, tls, vault
 
 
 class CommandError(Exception):
@@ -255,6 +255,24 @@ def cmd_config_vault(opts):
         conn.close()
 
 
+def cmd_config_tls(opts):
+    """`config-tls enable KEY CERT [--cacert CA] [-p PORT] [--yes]` (config_tls.py): the
+    certificate for every region, which then serve HTTPS (tls.py). No output on success."""
+    def read(path):
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError as e:
+            raise CommandError("Unable to read %s: %s" % (path, e.strerror))
+    key, cert = read(opts.key), read(opts.cert)
+    cacert = read(opts.cacert) if opts.cacert else ""
+    conn = connect_or_fail()
+    try:
+        tls.enable(conn, key, cert, cacert, opts.port)
+    finally:
+        conn.close()
+
+
 def build_parser(prog="maas-region"):
     parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -286,6 +304,16 @@ def build_parser(prog="maas-region"):
     vault_sub.add_parser("migrate")
     vault_sub.add_parser("status")
     p.set_defaults(func=cmd_config_vault)
+    p = sub.add_parser("config-tls", help="Configure MAAS Region TLS.")
+    tls_sub = p.add_subparsers(dest="tls_command", metavar="COMMAND")
+    tls_sub.required = True
+    q = tls_sub.add_parser("enable")
+    q.add_argument("key")
+    q.add_argument("cert")
+    q.add_argument("--cacert")
+    q.add_argument("-p", "--port", type=int, default=tls.DEFAULT_PORT)
+    q.add_argument("--yes", action="store_true")
+    p.set_defaults(func=cmd_config_tls)
     return parser
 
 

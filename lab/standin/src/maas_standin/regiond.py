@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import api, conffile, db, logutil, model, netinfo, paths, region_units, vault
+from . import api, conffile, db, logutil, model, netinfo, paths, region_units, tls, vault
 
 log = logging.getLogger("maas.regiond")
 
@@ -41,6 +41,8 @@ class Region:
         # password exchange) for every rack heartbeat; MAAS's regiond keeps its connections
         # (database_conn_max_age), and so does this stand-in.
         self.idle = queue.LifoQueue(maxsize=IDLE_CONNECTIONS)
+        self.tls_port = None  # MAAS TLS on: the HTTPS port (tls.py)
+        self.tls_server = None
 
     def conn(self):
         """A per-thread database connection (reconnecting after failures)."""
@@ -126,6 +128,20 @@ def make_handler(region):
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            plain = self.server is not region.tls_server
+            if plain and region.tls_port:
+                location = tls.redirect(self.path, self.headers.get("Host"), region.tls_port)
+                if location is not None:
+                    status, payload = (301, b"") if location else (404, b"Not Found")
+                    self.send_response(status)
+                    if location:
+                        self.send_header("Location", location)
+                    self.send_header("Content-Type", api.TEXT)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
             req = api.Request(self.command, self.path, self.headers, body, self.client_address[0])
             status, payload, ctype, headers = 500, b"Internal server error", api.TEXT, {}
             unavailable = req.path.startswith("/MAAS/api/") and region_units.stale(region.conf)
@@ -239,6 +255,17 @@ def main():
     log.info("Region controller '%s' (%s) running MAAS %s; database %s; serving http://%s:%d/MAAS/ as %s.",
              region.system_id, region.hostname, region.version, target, bind, paths.http_port(), region.eventloop)
 
+    handler = make_handler(region)
+
+    def tls_follows_config():
+        try:
+            tls.follow_config(region, region.conn(), handler, bind)
+        except Exception as e:
+            log.error("Unable to configure TLS: %s", e)
+            region.drop_conn()
+
+    tls_follows_config()
+
     def beat():
         interval = float(os.environ.get("MAAS_STANDIN_HEARTBEAT", "10"))
         while not region.stopping.wait(interval):
@@ -247,6 +274,7 @@ def main():
             except Exception as e:
                 log.error("Database heartbeat failed: %s", e)
                 region.drop_conn()
+            tls_follows_config()
 
     threading.Thread(target=beat, daemon=True).start()
     if region.stopping.is_set():  # stopped while starting
