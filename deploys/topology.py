@@ -25,7 +25,7 @@ from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles, MaasRackControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
-from facts.maas_health import MaasRegionApiVersion
+from facts.maas_health import MaasRegionApiVersion, MaasTls
 from facts.maas_units import rack_unit, region_service_units
 from facts.os_release import OsRelease
 from facts.pg_cluster import PostgresSettings
@@ -70,6 +70,7 @@ class Topology:
     rack_hostnames: dict = field(default_factory=dict)
     deb_packages: dict = field(default_factory=dict)  # PostgreSQL and HAProxy hosts
     pg_settings: dict = field(default_factory=dict)
+    region_tls: dict = field(default_factory=dict)  # the primary's MaasTls, for HAProxy
     # derived from the inventory and the round
     workers: dict = field(default_factory=dict)
     budget: config.ConnectionBudget | None = None
@@ -176,6 +177,8 @@ OPENING_ROUND = (
     Ask("rack_hostnames", MaasHostname, _dhcp_racks),
     Ask("deb_packages", DebPackages, lambda t: list(dict.fromkeys(t.postgres + t.haproxies))),
     Ask("pg_settings", PostgresSettings, lambda t: t.postgres, _pg_settings_args),
+    Ask("region_tls", MaasTls, lambda t: [t.primary] if t.haproxies else [],
+        lambda r: {"flavour": _flavour(r)}),
 )
 
 

@@ -18,7 +18,7 @@ from pyinfra.api import OperationValueError, QuoteString, StringCommand, operati
 from pyinfra.facts.files import Socket
 
 from facts.haproxy_runtime import HaproxyServers
-from facts.maas_health import LOCAL_API
+from facts.maas_health import LOCAL_API, LOCAL_OPEN
 from facts.maas_units import service_log
 
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
@@ -189,7 +189,7 @@ def wait_script(host_name: str, flavour: str, version, units: list, timeout: int
     log. A real region never exits on a database error (it pauses 3 s and retries for ever,
     and its unit stays active), so only its log tells, within seconds of the restart."""
     target = shlex.quote(url.rstrip("/") + "/api/2.0/version/")
-    probe = shlex.quote("import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)")
+    probe = shlex.quote(LOCAL_OPEN + "import sys\nopen_local(sys.argv[1])\n")
     database = shlex.quote(f"regiond on {host_name} cannot use its database after its restart "
                            f"({START_UP_ERROR}, retried for ever):")
     log = service_log(flavour, version, "regiond")
