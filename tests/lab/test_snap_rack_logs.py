@@ -1,7 +1,9 @@
 """Scenario: a snap rack that cannot register fails with rackd's own last lines, read from where
 MAAS's snap of that version logs them: 3.4 runs supervisord, which writes rackd's output to
 /var/snap/maas/common/log/rackd.log and nothing of it to the journal; 3.5+ runs pebble, which
-sends it to the journal only, tagged maas-rackd, in the one unit snap.maas.pebble."""
+sends it to the journal only, tagged maas-rackd, in the one unit snap.maas.pebble. Regions are
+snaps too (one MAAS version throughout; the lab's deb repository holds both series side by side,
+which apt cannot pin through the deploy's single-package pin)."""
 
 import re
 
@@ -9,21 +11,22 @@ import pytest
 
 HOSTS = ["pg1", "region1", "rack1"]
 SNAP_LOG = "/var/snap/maas/common/log/rackd.log"
+SECRET = "/var/snap/maas/common/maas/secret"
 
 
 @pytest.mark.parametrize("version", ["3.4", "3.5"])
 def test_snap_rack_that_does_not_register_shows_rackd_log(lab, version):
     lab.ctl("reset", *HOSTS)
-    env = {"MAAS_HA_MAAS_VERSION": version, "MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap",
+    env = {"MAAS_HA_MAAS_VERSION": version, "MAAS_HA_REGION_FLAVOUR": "snap", "MAAS_HA_RACK_FLAVOUR": "snap",
            "MAAS_HA_REGIONS": "region1", "MAAS_HA_HAPROXY": "", "MAAS_HA_RACK_REGISTER_TIMEOUT": "20"}
     first = lab.deploy({**env, "MAAS_HA_RACKS": ""}, label=f"snap-logs-{version}-regions")
     assert first.returncode == 0, first.tail()
-    good = lab.ssh("region1", "cat /var/lib/maas/secret")
-    lab.ssh("region1", "printf '%s' 0123456789abcdef0123456789abcdef > /var/lib/maas/secret")
+    good = lab.ssh("region1", f"cat {SECRET}")
+    lab.ssh("region1", f"printf '%s' 0123456789abcdef0123456789abcdef > {SECRET}")
     try:
         result = lab.deploy({**env, "MAAS_HA_RACKS": "rack1"}, label=f"snap-logs-{version}-wrong-secret")
     finally:
-        lab.ssh("region1", f"printf '%s' {good} > /var/lib/maas/secret")
+        lab.ssh("region1", f"printf '%s' {good} > {SECRET}")
     assert result.returncode != 0
     failure = re.search(r"^\s*\[rack1\]\s+rack1: rack did not register within 20s .*?Last rackd log lines:\n"
                         r"(.*?)(?=^\s*\[|\Z)", result.output, re.M | re.S)
