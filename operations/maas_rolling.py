@@ -198,7 +198,7 @@ def wait_script(host_name: str, flavour: str, version, units: list, timeout: int
         f"end=$(( $(date +%s) + {timeout} )); "
         f"until python3 -c {probe} {target} 2>/dev/null; do "
         f"if newlog | grep -q {shlex.quote(START_UP_ERROR)}; then "
-        # the cause, logged after the error line; the journal and the log file both have it
+        # the cause, logged after the error line
         f"why=$(newlog | grep -v {shlex.quote(START_UP_ERROR)} | grep -v '^ *$' | tail -n 1); "
         f'echo {database} "$why" >&2; exit 1; fi; '
     )
