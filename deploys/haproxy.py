@@ -1,17 +1,30 @@
 """HAProxy in front of every region's API: health-checked backends, a config that is
 validated before it goes live, and a reload (not a restart) when it changes."""
 
+from io import StringIO
+
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import apt
+from pyinfra.operations import apt, files
 
 import config
 from deploys.packages import packages_present
 from operations import haproxy, maas_rolling, maas_services
 
 
+# MAAS's certificate chain on the HAProxy host, for its checks of TLS regions
+MAAS_CA_FILE = "/etc/haproxy/maas-ca.pem"
+
+
+def region_tls(topology) -> dict | None:
+    """MAAS TLS as the primary region shows it (facts.maas_health.MaasTls), or None."""
+    return topology.region_tls.get(topology.primary.name) if topology.regions else None
+
+
 def rendered_config(topology) -> str:
-    """The haproxy.cfg this host should have, from the inventory."""
+    """The haproxy.cfg this host should have, from the inventory (and MAAS TLS: see
+    docs/architecture.md, "HAProxy and MAAS TLS")."""
+    tls = region_tls(topology)
     return haproxy.render_config(
         backends=[
             {"name": region.name, "address": config.address_of(region),
@@ -29,6 +42,8 @@ def rendered_config(topology) -> str:
         timeout_client=config.get(host, "maas_haproxy_timeout_client"),
         timeout_server=config.get(host, "maas_haproxy_timeout_server"),
         stats_socket=config.get(host, "maas_haproxy_admin_socket"),
+        tls_port=tls["port"] if tls else None,
+        tls_ca_file=MAAS_CA_FILE if tls else None,
     )
 
 
@@ -37,6 +52,10 @@ def maas_haproxy(topology):
     # present: apt.packages would only ask dpkg again
     if not packages_present(["haproxy", "socat"], topology.deb_packages.get(host.name)):
         apt.packages(name="Install HAProxy", packages=["haproxy", "socat"], update=True)
+    tls = region_tls(topology)
+    if tls:
+        files.put(name="MAAS's certificate chain for the TLS health checks", src=StringIO(tls["chain"]),
+                  dest=MAAS_CA_FILE, user="root", group="root", mode="644")
     haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(topology))
     maas_services.units_running(name="HAProxy running", units=["haproxy"])
     maas_rolling.admin_socket_private(name="HAProxy admin socket root-only",

@@ -65,6 +65,7 @@ def maas_rack_controller(topology):
         maas_rack.register(
             name="Register with the regions",
             flavour=flavour,
+            maas_version=config.get(host, "maas_version"),
             region_urls=topology.region_urls,
             secret_host=primary.name,
             secret_path=secret_path(config.get(primary, "maas_flavour")),

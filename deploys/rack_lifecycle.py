@@ -134,6 +134,7 @@ def join_other_maas(topology, rack):
     maas_rack.register(
         name=f"Register with the MAAS of {targets[0].name}",
         flavour=config.get(host, "maas_flavour"),
+        maas_version=config.get(host, "maas_version"),
         region_urls=urls,
         secret_host=targets[0].name,
         secret_path=secret_path(target_flavour),

@@ -65,8 +65,11 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
     conf = maas_region.configure(name=f"{label}regiond.conf (database, URL, workers)",
                                  _if=go, **settings)
     if flavour == "deb":
-        files.file(name=f"{label}regiond.conf owned root:maas 0640",
-                   path=config_path("regiond", "deb"), user="root", group="maas", mode="640", _if=go)
+        # maas:maas as the package leaves it: regiond (user maas) rewrites the file itself when
+        # it moves the database credentials into Vault, and MAAS's atomic write refuses a file
+        # it cannot give back its owner (src/provisioningserver/utils/fs.py atomic_write).
+        files.file(name=f"{label}regiond.conf owned maas:maas 0640",
+                   path=config_path("regiond", "deb"), user="maas", group="maas", mode="640", _if=go)
         if topology.is_primary(host):
             server.shell(name=f"{label}database migrations (primary only)",
                          commands=["maas-region dbupgrade"], _if=[go, conf.did_change])
@@ -83,6 +86,7 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         maas_rolling.wait_for_region_api(
             name=f"{label}wait for the region API",
             flavour=flavour,
+            version=config.get(host, "maas_version"),
             units=region_units(flavour, config.get(host, "maas_version")),
             timeout=config.get(host, "maas_region_restart_timeout"),
             _if=go,

@@ -25,7 +25,7 @@ from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
-from facts.maas_health import MaasRegionApiVersion
+from facts.maas_health import MaasRegionApiVersion, MaasTls
 from facts.maas_units import rack_unit, region_service_units
 from facts.os_release import OsRelease
 from facts.pg_activity import PostgresDatabaseClients
@@ -74,6 +74,7 @@ class Topology:
     pg_settings: dict = field(default_factory=dict)
     pg_clients: dict = field(default_factory=dict)  # {pg: sessions on the MAAS database}
     region_controllers: dict = field(default_factory=dict)  # {primary: regions MAAS knows}
+    region_tls: dict = field(default_factory=dict)  # the primary's MaasTls, for HAProxy
     # derived from the inventory and the round
     workers: dict = field(default_factory=dict)
     budget: ConnectionBudget | None = None
@@ -201,6 +202,8 @@ OPENING_ROUND = (
     Ask("pg_clients", PostgresDatabaseClients, lambda t: t.postgres, _pg_clients_args),
     # regions MAAS knows that the inventory may have left out (deploys/region_lifecycle.py)
     Ask("region_controllers", MaasRegionControllers, lambda t: [t.primary], rack_services_args),
+    Ask("region_tls", MaasTls, lambda t: [t.primary] if t.haproxies else [],
+        lambda r: {"flavour": _flavour(r)}),
 )
 
 

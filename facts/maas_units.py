@@ -10,16 +10,42 @@ manager (pebble on 3.5+, supervisord on 3.4), which ``maas init``/``maas config`
 
 from __future__ import annotations
 
+import shlex
+
 REGIOND = "maas-regiond"
 SIDE_UNITS_35 = ("maas-temporal", "maas-temporal-worker", "maas-apiserver")
 
-# Where a restarted region's start-up errors show: journal units, and regiond's log file.
-REGION_LOGS = {
-    "deb": {"units": (REGIOND,), "file": "/var/log/maas/regiond.log"},
-    # pebble (3.5+) or supervisord (3.4) runs regiond inside the snap's one systemd unit
-    "snap": {"units": ("snap.maas.pebble", "snap.maas.supervisor"),
-             "file": "/var/snap/maas/common/log/regiond.log"},
-}
+SNAP_LOG_DIR = "/var/snap/maas/common/log"
+
+
+def service_log(flavour: str, version, service: str) -> dict:
+    """Where a MAAS daemon (``regiond`` or ``rackd``) logs on this flavour and version:
+    ``{"journal": [journalctl match arguments], "file": path or None}``.
+
+    Deb: the journal of its unit (3.4's units also tee to ``/var/log/maas``, 3.5+ log only to the
+    journal). Snap 3.4: supervisord sends each program's output to
+    ``$SNAP_COMMON/log/<program>.log`` and nothing of it to the journal
+    (``snap/local/tree/usr/share/maas/supervisord.conf.template``). Snap 3.5+: pebble runs each
+    service through ``systemd-cat -t maas-<service>``, journal only, and every service of the
+    snap shares the one unit ``snap.maas.pebble``, so only the identifier tells regiond's lines
+    from rackd's (``snap/local/tree/usr/share/maas/pebble/layers/*.yaml``)."""
+    if service not in ("regiond", "rackd"):
+        raise ValueError(f"MAAS service {service!r} is not one of regiond, rackd")
+    if flavour == "deb":
+        return {"journal": ["-u", f"maas-{service}"], "file": None}
+    if flavour != "snap":
+        raise ValueError(f"MAAS flavour {flavour!r} is not one of deb, snap")
+    if _series(version) >= (3, 5):
+        return {"journal": ["-t", f"maas-{service}"], "file": None}
+    return {"journal": [], "file": f"{SNAP_LOG_DIR}/{service}.log"}
+
+
+def log_tail_command(log: dict, lines: int = 5) -> str:
+    """Shell printing the last ``lines`` lines a daemon logged (``service_log``)."""
+    if log["file"]:
+        return f"tail -n {int(lines)} {shlex.quote(log['file'])}"
+    match = " ".join(shlex.quote(arg) for arg in log["journal"])
+    return f"journalctl {match} -n {int(lines)} --no-pager -o cat"
 
 
 def _series(version) -> tuple:

@@ -5,6 +5,8 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_LAB_SLOT  which of the machine's labs (0..3, default 0; slot N's hosts.json is in
         /var/lib/maas-ha-lab-N); MAAS_HA_LAB_DIR names the lab's directory outright
     MAAS_HA_REGION_FLAVOUR / MAAS_HA_RACK_FLAVOUR   deb | snap (default deb regions, snap racks)
+    MAAS_HA_MAAS_VERSION  3.4 | 3.5: the MAAS series of every host (default: group_data's); the
+        lab's repository and snap store carry both (debs pinned to the lab's build of it)
     MAAS_HA_REGIONS   comma list of region hosts, primary first (default: every lab region)
     MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack); a region host named here
         is a region+rack (MAAS's default mode) and keeps the region flavour
@@ -94,11 +96,21 @@ _login = {"ssh_user": _lab.get("ssh_user", "root")}
 if _login["ssh_user"] != "root":
     _login["_sudo"] = True
 
+# the stand-in's deb builds in the lab's repository, by MAAS series
+LAB_DEB_VERSIONS = {"3.4": "1:3.4.10-0ubuntu1", "3.5": "1:3.5.13-0ubuntu1"}
+_version = {}
+if os.environ.get("MAAS_HA_MAAS_VERSION"):
+    _series = os.environ["MAAS_HA_MAAS_VERSION"]
+    if _series not in LAB_DEB_VERSIONS:
+        raise SystemExit(f"MAAS_HA_MAAS_VERSION: the lab has MAAS {', '.join(LAB_DEB_VERSIONS)}, not {_series!r}")
+    _version = {"maas_version": _series, "maas_deb_version": LAB_DEB_VERSIONS[_series]}
+
 
 def _host(name: str, **data) -> tuple:
     return (name, {
         "ssh_hostname": _lab["hosts"][name]["address"],
         **_login,
+        **_version,
         "ssh_key": _lab["ssh_key"],
         "ssh_strict_host_key_checking": "no",
         "ssh_known_hosts_file": "/dev/null",

@@ -15,6 +15,9 @@ from facts.maas_config import secret_matches
 DB_KEYS = ("database_host", "database_name", "database_pass", "database_port", "database_user")
 SECRET_SETTINGS = ("database_pass",)
 SNAP_RUN_MODE = "snap run mode"  # the reason given when a snap is not in a region mode
+# With Vault enabled, MAAS moves these into Vault and blanks them in regiond.conf
+VAULT_CREDENTIALS = ("database_name", "database_pass", "database_user")
+VAULT_CLIENT_KEYS = ("vault_url", "vault_approle_id", "vault_secret_id")
 
 
 def _same(current, wanted) -> bool:
@@ -53,6 +56,21 @@ def regiond_settings(conf) -> dict | None:
     return conf.get("settings") if conf.get("exists") else {}
 
 
+def vault_keeps_credentials(current: dict) -> bool:
+    """True when MAAS keeps this region's database credentials in Vault, not in regiond.conf.
+
+    With Vault enabled, regiond's start-up moves ``database_user``/``_pass``/``_name`` into
+    Vault and writes them back as ``""``; at each start it moves them again if they are on
+    disk (``src/maasserver/start_up.py`` ``migrate_db_credentials_if_necessary``, which reads
+    "on disk" as a non-empty ``database_name``), and regiond reads them from Vault when Vault is
+    configured (``vault_url``, ``vault_approle_id``, ``vault_secret_id``;
+    ``src/maasserver/vault.py``, ``djangosettings/settings.py``). Writing them back would make
+    every run change the file and restart the region, and MAAS blank them again."""
+    current = current or {}
+    return (all(current.get(key) for key in VAULT_CLIENT_KEYS)
+            and "database_name" in current and current["database_name"] in ("", None))
+
+
 def install_mode(install) -> str:
     """The run mode a ``MaasInstall`` value shows (``none`` when it shows none)."""
     return (install or {}).get("mode") or "none"
@@ -73,10 +91,15 @@ def plan_regiond(flavour: str, current: dict, wanted: dict, mode: str, with_rack
     - ``write`` (deb): the keys to write into the file with their values;
     - ``init`` (snap): the mode to re-run ``maas init`` in (database settings or the run
       mode differ), else None;
-    - ``config`` (snap): the ``maas config`` settings left to set, ``{name: value}``.
+    - ``config`` (snap): the ``maas config`` settings left to set, ``{name: value}``;
+    - ``vault``: True when MAAS keeps the database credentials in Vault
+      (:func:`vault_keeps_credentials`): they are neither compared nor written.
     """
+    vault = vault_keeps_credentials(current)
+    if vault:
+        wanted = {key: value for key, value in wanted.items() if key not in VAULT_CREDENTIALS}
     differ = regiond_differences(current, wanted)
-    plan = {"changes": list(differ), "write": {}, "init": None, "config": {}}
+    plan = {"changes": list(differ), "write": {}, "init": None, "config": {}, "vault": vault}
     if flavour != "snap":
         plan["write"] = {key: wanted[key] for key in differ}
         return plan

@@ -103,6 +103,10 @@ DEFAULTS = {
     "log_target": "/dev/log",
     "log_facility": "local0",
     "stats_socket": DEFAULT_SOCKET,
+    # MAAS TLS on the regions (docs/architecture.md): their HTTPS port, passed through in TCP
+    # mode, and MAAS's certificate chain for the health checks; None: TLS off
+    "tls_port": None,
+    "tls_ca_file": None,
 }
 DURATIONS = ("timeout_connect", "timeout_client", "timeout_server", "timeout_tunnel",
              "timeout_http_request", "timeout_check", "check_inter")
@@ -145,7 +149,21 @@ def template_values(backends: list[dict], settings: dict) -> dict:
     values.update({name: settings[name]
                    for name in ("health_path", "log_target", "log_facility", "stats_socket")})
     values.update({name: _check_duration(name, settings[name]) for name in DURATIONS})
+    values.update(_tls_values(settings))
     return values
+
+
+def _tls_values(settings: dict) -> dict:
+    """The template's MAAS TLS variables: all None when TLS is off."""
+    if settings["tls_port"] is None:
+        return {"tls_port": None, "tls_bind": None, "tls_ca_file": None}
+    port = _check_positive_int("tls_port", settings["tls_port"])
+    if port > 65535:
+        raise ValueError(f"haproxy setting tls_port must be a TCP port, got {port}")
+    ca_file = str(settings["tls_ca_file"] or "")
+    if not _SOCKET_RE.fullmatch(ca_file):
+        raise ValueError(f"haproxy setting tls_ca_file must be an absolute path, got {ca_file!r}")
+    return {"tls_port": port, "tls_bind": _bind(settings["bind_address"], port), "tls_ca_file": ca_file}
 
 
 def render_config(backends: list[dict], **settings) -> str:

@@ -26,6 +26,7 @@ from facts.maas import (
     secret_path as maas_secret_path,
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
+from facts.maas_units import log_tail_command, service_log
 from operations._remote import (
     api_key_command, fail as _fail, inventory_host, quote as _q, run, stderr_tail,
 )
@@ -36,7 +37,6 @@ from run.memo import recall
 from run.once import once_per_run
 
 POLL_SECONDS = 3
-RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
 
 
 
@@ -107,9 +107,11 @@ def register_rack(
     region_urls,
     secret_host,
     secret_path,
+    maas_version,
     wait_seconds=90,
 ):
-    """Execution-time half of ``register``: read the secret, register, wait for ``maas_id``."""
+    """Execution-time half of ``register``: read the secret, register, wait for ``maas_id``.
+    On a timeout it shows rackd's last lines from where this flavour and version log them."""
     urls = _url_list(region_urls)
     source = f"{secret_host}:{secret_path}"
     try:
@@ -138,9 +140,7 @@ def register_rack(
             break
         gevent.sleep(POLL_SECONDS)
 
-    _, logs = run(
-        state, host, StringCommand("journalctl", "-u", RACKD_JOURNAL[flavour], "-n", "5", "--no-pager"),
-    )
+    _, logs = run(state, host, StringCommand(log_tail_command(service_log(flavour, maas_version, "rackd"))))
     return _fail(
         host,
         f"{host.name}: rack did not register within {wait_seconds}s with the region at "
@@ -153,6 +153,7 @@ def register_rack(
 @operation()
 def register(
     flavour,
+    maas_version,
     region_urls,
     secret_host,
     secret_path,
@@ -164,6 +165,8 @@ def register(
     Register this rack with the regions, unless it already belongs to this MAAS.
 
     + flavour: ``deb`` (``maas-rack register``) or ``snap`` (``maas init rack``)
+    + maas_version: the MAAS series (``3.4``, ``3.5``...): where rackd logs, read when the
+      registration does not show
     + region_urls: every region URL (snap takes the first; ``region_urls`` sets the list)
     + secret_host: inventory name of a region host holding the shared secret
     + secret_path: path of the secret file on ``secret_host``
@@ -186,12 +189,17 @@ def register(
         maas_rack.register(
             name="Register with the regions",
             flavour="deb",
+            maas_version="3.5",
             region_urls=["http://10.0.0.11:5240/MAAS", "http://10.0.0.12:5240/MAAS"],
             secret_host="region1",
             secret_path="/var/lib/maas/secret",
         )
     """
     check_flavour(flavour)
+    try:
+        service_log(flavour, maas_version, "rackd")
+    except ValueError as error:
+        raise OperationValueError(f"{host.name}: {error}") from None
     urls = _url_list(region_urls)
     if not urls:
         raise OperationValueError(f"{host.name}: region_urls is empty")
@@ -216,6 +224,7 @@ def register(
             "region_urls": urls,
             "secret_host": str(secret_host),
             "secret_path": secret_path,
+            "maas_version": str(maas_version),
             "wait_seconds": int(wait_seconds),
         },
     )

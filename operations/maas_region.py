@@ -96,6 +96,10 @@ def database_uri(user, password, db_host, port, name) -> str:
     return f"postgres://{part(user)}:{part(password)}@{address}:{int(port)}/{part(name)}"
 
 
+VAULT_NOTE = ("; MAAS keeps the database name, user and password in Vault (blank in regiond.conf, "
+              "Vault configured there): left as MAAS wrote them, not compared with maas_db_password")
+
+
 @operation()
 def configure(
     flavour,
@@ -123,8 +127,9 @@ def configure(
     (``REGIOND_WRITER``, values on stdin); snap re-runs ``maas init region`` when the
     database settings (or the run mode) differ, the database URI answering its prompt on
     stdin, and ``maas config`` for the URL and worker count. The database password is
-    compared through a keyed digest (facts/keyed_digest.py). Deploys use this operation's
-    ``did_change()`` to decide a region restart.
+    compared through a keyed digest (facts/keyed_digest.py). Where MAAS keeps the database
+    credentials in Vault (blanked in regiond.conf) they are left alone, with a message.
+    Deploys use this operation's ``did_change()`` to decide a region restart.
 
     **Example:**
 
@@ -170,8 +175,9 @@ def configure(
     mode = install_mode(fact_data(host.get_fact(MaasInstall))) if flavour == "snap" else None
     plan = plan_regiond(flavour, settings, wanted, mode, with_rack=bool(with_rack))
     if not plan["changes"]:
-        host.noop(f"regiond.conf {path} already holds the requested settings" if flavour == "deb"
-                  else f"snap MAAS in {mode} mode already holds the requested settings ({path})")
+        held = (f"regiond.conf {path} already holds the requested settings" if flavour == "deb"
+                else f"snap MAAS in {mode} mode already holds the requested settings ({path})")
+        host.noop(held + (VAULT_NOTE if plan["vault"] else ""))
         return
 
     if plan["write"]:

@@ -18,8 +18,8 @@ from pyinfra.api import OperationValueError, QuoteString, StringCommand, operati
 from pyinfra.facts.files import Socket
 
 from facts.haproxy_runtime import HaproxyServers
-from facts.maas_health import LOCAL_API
-from facts.maas_units import REGION_LOGS
+from facts.maas_health import LOCAL_API, LOCAL_OPEN
+from facts.maas_units import service_log
 
 DEFAULT_SOCKET = "/run/haproxy/admin.sock"
 DEFAULT_BACKEND = "maas_regions"
@@ -169,19 +169,19 @@ def ready_region(server: str, backend: str = DEFAULT_BACKEND, socket: str = DEFA
 START_UP_ERROR = "Database error during start-up"  # MAAS's start_up() logs it, then retries
 
 
-def _new_region_log_lines(logs: dict) -> str:
-    """Shell: ``newlog`` prints what the region logged since the wait began (``$since``, and
-    the log file's size then, ``$off``): the journal of its units and its log file."""
-    units = " ".join(f"-u {shlex.quote(unit)}" for unit in logs["units"])
-    path = shlex.quote(logs["file"])
-    return (
-        f"since=$(date +%s); off=$(stat -c %s {path} 2>/dev/null || echo 0); "
-        f"newlog() {{ journalctl {units} --since \"@$since\" --no-pager -o cat 2>/dev/null; "
-        f"tail -c +$((off + 1)) {path} 2>/dev/null; }}; "
-    )
+def _new_region_log_lines(log: dict) -> str:
+    """Shell: ``newlog`` prints what regiond logged since the wait began (``$since``, and the
+    log file's size then, ``$off``), from where it logs (``facts.maas_units.service_log``)."""
+    if log["file"]:
+        path = shlex.quote(log["file"])
+        return (f"off=$(stat -c %s {path} 2>/dev/null || echo 0); "
+                f"newlog() {{ tail -c +$((off + 1)) {path} 2>/dev/null; }}; ")
+    match = " ".join(shlex.quote(arg) for arg in log["journal"])
+    return (f"since=$(date +%s); "
+            f"newlog() {{ journalctl {match} --since \"@$since\" --no-pager -o cat 2>/dev/null; }}; ")
 
 
-def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: str) -> str:
+def wait_script(host_name: str, flavour: str, version, units: list, timeout: int, url: str) -> str:
     """The shell of ``wait_for_region_api`` (a pure function of its arguments).
 
     Each second until the API answers: a region unit that systemd reports failing fails the
@@ -189,15 +189,16 @@ def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: st
     log. A real region never exits on a database error (it pauses 3 s and retries for ever,
     and its unit stays active), so only its log tells, within seconds of the restart."""
     target = shlex.quote(url.rstrip("/") + "/api/2.0/version/")
-    probe = shlex.quote("import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)")
+    probe = shlex.quote(LOCAL_OPEN + "import sys\nopen_local(sys.argv[1])\n")
     database = shlex.quote(f"regiond on {host_name} cannot use its database after its restart "
                            f"({START_UP_ERROR}, retried for ever):")
-    script = _new_region_log_lines(REGION_LOGS[flavour])
+    log = service_log(flavour, version, "regiond")
+    script = _new_region_log_lines(log)
     script += (
         f"end=$(( $(date +%s) + {timeout} )); "
         f"until python3 -c {probe} {target} 2>/dev/null; do "
         f"if newlog | grep -q {shlex.quote(START_UP_ERROR)}; then "
-        # the cause, logged after the error line; the journal and the log file both have it
+        # the cause, logged after the error line
         f"why=$(newlog | grep -v {shlex.quote(START_UP_ERROR)} | grep -v '^ *$' | tail -n 1); "
         f'echo {database} "$why" >&2; exit 1; fi; '
     )
@@ -207,7 +208,6 @@ def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: st
             'case "$sub" in auto-restart|failed) '
             # the unit's own output, not systemd's lines about it
             f"why=$(journalctl _SYSTEMD_UNIT={unit}.service -n 2 --no-pager -o cat 2>/dev/null); "
-            f'[ -n "$why" ] || why=$(tail -n 2 {shlex.quote(REGION_LOGS[flavour]["file"])} 2>/dev/null); '
             f'echo {shlex.quote(f"{unit} on {host_name} failed to start after its restart")} "($sub): $why" >&2; '
             "exit 1;; "
             "esac; "
@@ -218,10 +218,13 @@ def wait_script(host_name: str, flavour: str, units: list, timeout: int, url: st
 
 
 @operation()
-def wait_for_region_api(flavour: str, units: list | None = None, timeout: int = 120, url: str = LOCAL_API):
+def wait_for_region_api(flavour: str, version: str, units: list | None = None, timeout: int = 120,
+                        url: str = LOCAL_API):
     """Wait on the region until its API answers again after a restart (bounded).
 
-    + flavour: ``deb`` or ``snap`` (where the region logs: ``facts.maas_units.REGION_LOGS``)
+    + flavour: ``deb`` or ``snap``
+    + version: the MAAS series (``3.4``, ``3.5``...); with the flavour it says where regiond
+      logs (``facts.maas_units.service_log``)
     + units: the region's systemd units to watch (deb; ``facts.maas_units.region_units``):
       one that fails to start is reported at once, with its last log lines
     + timeout: seconds to wait
@@ -241,12 +244,15 @@ def wait_for_region_api(flavour: str, units: list | None = None, timeout: int = 
         maas_rolling.wait_for_region_api(
             name="wait for the region API",
             flavour="deb",
+            version="3.5",
             units=["maas-regiond", "maas-apiserver"],
             timeout=120,
         )
     """
-    if flavour not in REGION_LOGS:
-        raise OperationValueError(f"{host.name}: MAAS flavour {flavour!r} is not one of deb, snap")
+    try:
+        service_log(flavour, version, "regiond")
+    except ValueError as error:
+        raise OperationValueError(f"{host.name}: {error}") from None
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
         raise OperationValueError(f"{host.name}: region API timeout must be a positive number of "
                                   f"seconds, got {timeout!r}")
@@ -254,7 +260,7 @@ def wait_for_region_api(flavour: str, units: list | None = None, timeout: int = 
     for unit in units:
         if not _NAME_RE.fullmatch(str(unit)):
             raise OperationValueError(f"{host.name}: {unit!r} is not a systemd unit name")
-    yield StringCommand(wait_script(host.name, flavour, units, timeout, url))
+    yield StringCommand(wait_script(host.name, flavour, version, units, timeout, url))
 
 
 @operation()

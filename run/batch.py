@@ -15,7 +15,7 @@ from facts.haproxy_runtime import HaproxyServers
 from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration
 from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionControllers
 from facts.maas_config import RackdConf, RegiondConf
-from facts.maas_health import MaasRegionApiVersion
+from facts.maas_health import MaasRegionApiVersion, MaasTls
 from facts.os_release import OsRelease
 from facts.systemd_units import SystemdUnits
 from facts.usage import Fact
@@ -24,7 +24,8 @@ from facts.vmhost import VmHostSoftware
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
 BATCHABLE = {cls.__name__: cls for cls in (
     HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRackControllers,
-    MaasRegionApiVersion, MaasRegionControllers, MaasRegistration, OsRelease, RackdConf, RegiondConf, SystemdUnits,
+    MaasRegionApiVersion, MaasRegionControllers, MaasRegistration, MaasTls, OsRelease, RackdConf,
+    RegiondConf, SystemdUnits,
     VmHostSoftware,
 )}
 

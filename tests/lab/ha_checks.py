@@ -75,7 +75,7 @@ def assert_regiond_conf(lab, regions, flavour, pg) -> None:
         assert conf["database_host"] == lab.address(pg)
         assert conf["database_name"] == "maasdb"
         if flavour == "deb":
-            assert lab.stat(name, path) == "root:maas 640"
+            assert lab.stat(name, path) == "maas:maas 640"
 
 
 def max_connections(lab, pg) -> int:

@@ -57,7 +57,7 @@ def assert_every_call_as(state, **wanted):
 def test_rack_registration_reads_the_secret_and_registers_through_sudo():
     state, _, rack = make_state(OPERATOR)
     assert register_rack(state, rack, "deb", ["http://10.0.0.5:5240/MAAS"], "region1",
-                         "/var/lib/maas/secret", wait_seconds=0) is True
+                         "/var/lib/maas/secret", "3.5", wait_seconds=0) is True
     hosts_and_commands = [(name, raw.split()[:2]) for name, raw, _ in state.calls]
     assert hosts_and_commands[:2] == [("region1", ["cat", "/var/lib/maas/secret"]),
                                       ("rack1", ["maas-rack", "register"])]
@@ -95,7 +95,7 @@ def test_dhcp_ha_calls_the_api_on_the_region_through_sudo():
 def test_a_root_login_runs_them_without_sudo():
     state, _, rack = make_state({"ssh_user": "root"})
     register_rack(state, rack, "snap", ["http://10.0.0.5:5240/MAAS"], "region1", "/var/lib/maas/secret",
-                  wait_seconds=0)
+                  "3.5", wait_seconds=0)
     assert_every_call_as(state, _sudo=False)
 
 
@@ -107,7 +107,7 @@ def test_a_refused_secret_read_says_why():
     region.run_shell_command = lambda command, **kwargs: (False, SimpleNamespace(
         stdout_lines=[], stdout="", stderr="cat: /var/lib/maas/secret: Permission denied\n"))
     assert register_rack(state, rack, "deb", ["http://10.0.0.5:5240/MAAS"], "region1",
-                         "/var/lib/maas/secret", wait_seconds=0) is False
+                         "/var/lib/maas/secret", "3.5", wait_seconds=0) is False
     assert logged == ["rack1: rack registration failed: cannot read the MAAS shared secret from "
                       "region1:/var/lib/maas/secret (cat: /var/lib/maas/secret: Permission denied)"]
 

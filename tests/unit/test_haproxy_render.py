@@ -156,3 +156,41 @@ def test_template_values_are_the_checked_settings_with_defaults():
 def test_an_unknown_setting_is_refused():
     with pytest.raises(TypeError, match="unknown settings: timeout_typo"):
         render_config(REGIONS, timeout_typo="5s")
+
+
+TLS = {"tls_port": 5443, "tls_ca_file": "/etc/haproxy/maas-ca.pem"}
+
+
+def test_tls_regions_are_checked_on_their_https_port_and_passed_through():
+    """With MAAS TLS, 5240 answers the API only with nginx's redirect: the checks go to the
+    HTTPS port, verified against MAAS's chain; HTTPS passes through in TCP mode."""
+    text = render_config(REGIONS[:1], **TLS)
+    assert ("    server region1 10.77.0.11:5240 check port 5443 check-ssl verify required "
+            "ca-file /etc/haproxy/maas-ca.pem inter 2s fall 3 rise 2 maxconn 256\n") in text
+    assert "frontend maas_tls\n    mode tcp\n    option tcplog\n    bind *:5443\n" in text
+    assert "    default_backend maas_regions_tls\n" in text
+    tls_backend = text[text.index("backend maas_regions_tls"):]
+    assert "    mode tcp\n" in tls_backend and "    option httpchk GET /MAAS/api/2.0/version/\n" in tls_backend
+    assert ("    server region1 10.77.0.11:5443 check check-ssl verify required "
+            "ca-file /etc/haproxy/maas-ca.pem inter 2s") in tls_backend
+    assert "5443" not in render_config(REGIONS[:1]) and "maas_tls" not in render_config(REGIONS[:1])
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"tls_port": 70000, "tls_ca_file": "/etc/haproxy/maas-ca.pem"}, "tls_port must be a TCP port"),
+    ({"tls_port": 5443, "tls_ca_file": "maas-ca.pem\n    server x 1.2.3.4:1"}, "tls_ca_file must be an absolute path"),
+    ({"tls_port": 5443}, "tls_ca_file must be an absolute path"),
+])
+def test_unusable_tls_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        render_config(REGIONS, **kwargs)
+
+
+def test_real_haproxy_accepts_the_tls_config(tmp_path, haproxy):
+    chain = tmp_path / "maas-ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(tmp_path / "key"),
+                    "-out", str(chain), "-days", "1", "-subj", "/CN=maas"], check=True, capture_output=True)
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(render_config(REGIONS, tls_port=5443, tls_ca_file=str(chain)))
+    result = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -67,6 +67,7 @@ def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_
         ["SystemdUnits", {"units": REGION_UNITS}],
         ["MaasRackControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
         ["MaasRegionControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
+        ["MaasTls", {"flavour": "deb"}],
     ], "side_by_side": True}
     assert "pg1" not in batches
     alone = sorted((name, host, arguments) for name, host, arguments in asked.calls if name != "FactBatch")

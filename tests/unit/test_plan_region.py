@@ -24,7 +24,7 @@ CURRENT = {"maas_url": "http://10.77.0.13/MAAS", "num_workers": 4, "database_hos
 def test_deb_writes_exactly_the_keys_that_differ():
     plan = plan_regiond("deb", {**CURRENT, "num_workers": "2"}, WANTED, None)
     assert plan == {"changes": ["num_workers"], "write": {"num_workers": 4}, "init": None,
-                    "config": {}}
+                    "config": {}, "vault": False}
     assert plan_regiond("deb", CURRENT, WANTED, None)["changes"] == []
 
 
@@ -56,6 +56,31 @@ def test_snap_region_that_is_a_rack_too_runs_in_region_plus_rack_mode():
     assert plan_regiond("deb", CURRENT, WANTED, "region", with_rack=True)["changes"] == []
 
 
+# regiond.conf after MAAS moved the credentials into Vault (start_up.py blanks them)
+VAULT = {**CURRENT, "database_name": "", "database_user": "", "database_pass": "",
+         "vault_url": "http://vault:8200", "vault_approle_id": keyed("role"), "vault_secret_id": keyed("id")}
+
+
+@pytest.mark.parametrize("flavour,mode", [("deb", None), ("snap", "region")])
+def test_credentials_vault_keeps_are_neither_compared_nor_written(flavour, mode):
+    plan = plan_regiond(flavour, VAULT, WANTED, mode)
+    assert plan["vault"] is True and plan["changes"] == [] and plan["init"] is None
+    plan = plan_regiond(flavour, {**VAULT, "num_workers": 2}, WANTED, mode)
+    assert plan["changes"] == ["num_workers"]
+    assert plan["write"] == ({"num_workers": 4} if flavour == "deb" else {})
+
+
+@pytest.mark.parametrize("settings", [
+    {**VAULT, "vault_url": ""},                                # Vault not configured here
+    {**VAULT, "database_name": "maasdb"},                      # still on disk: MAAS moves them at start
+    {key: value for key, value in VAULT.items() if key != "database_name"},  # absent: MAAS reads maasdb
+])
+def test_credentials_are_managed_unless_vault_really_keeps_them(settings):
+    plan = plan_regiond("deb", settings, WANTED, None)
+    assert plan["vault"] is False
+    assert {"database_user", "database_pass"} <= set(plan["changes"])
+
+
 def configure_changes(flavour, conf, install, with_rack=False) -> bool:
     host = StubHost({"RegiondConf": conf, "MaasInstall": install}, name="region1")
     with ctx_host.use(host):
@@ -72,6 +97,8 @@ CASES = [
     ({"exists": True, "settings": CURRENT}, {"mode": "rack"}),
     ({"exists": True, "settings": CURRENT}, {"mode": None}),
     ({"exists": False}, None),
+    ({"exists": True, "settings": VAULT}, {"mode": "region"}),
+    ({"exists": True, "settings": {**VAULT, "num_workers": 2}}, {"mode": "region"}),
 ]
 
 

@@ -67,7 +67,7 @@ class Rack(FakeHost):
             self.reads += 1
             shows = self.appears_after is not None and self.reads > self.appears_after
             return True, "fkc7a3\n" if shows else "", ""
-        if command.startswith("journalctl"):
+        if command.startswith(("journalctl", "tail")):
             return True, "rackd: FAILED authentication with the region\n", ""
         return False, "", f"unexpected command {command}"
 
@@ -83,10 +83,10 @@ def sudo_login(monkeypatch):
     monkeypatch.setattr(_remote, "connection_arguments", lambda state, target: {"_sudo": True})
 
 
-def register(rack, source=None, flavour="deb", wait_seconds=5, **kwargs):
+def register(rack, source=None, flavour="deb", wait_seconds=5, version="3.5", **kwargs):
     source = source or region()
     return register_rack(state_with(source, rack), rack, flavour, URLS, "region1",
-                         "/var/lib/maas/secret", wait_seconds=wait_seconds, **kwargs)
+                         "/var/lib/maas/secret", version, wait_seconds=wait_seconds, **kwargs)
 
 
 def test_deb_registers_with_every_url_and_waits_for_maas_id():
@@ -115,13 +115,27 @@ def test_maas_id_never_showing_fails_after_the_wait_with_rackd_logs():
     assert register(rack, wait_seconds=1) is False
     assert time.monotonic() - started >= 1  # it waited the whole time...
     assert rack.reads >= 5  # ...reading maas_id again and again
-    assert rack.commands[-1] == "journalctl -u maas-rackd -n 5 --no-pager"
+    assert rack.commands[-1] == "journalctl -u maas-rackd -n 5 --no-pager -o cat"
     message = rack.logs[-1]
     assert message.startswith("rack1: rack did not register within 1s with the region at "
                               f"{URLS[0]}, {URLS[1]} using the secret from region1:/var/lib/maas/secret "
                               "(/var/lib/maas/maas_id never appeared)")
     assert message.endswith("rackd: FAILED authentication with the region\n")
     assert SECRET not in message
+
+
+@pytest.mark.parametrize("version,reads", [
+    # supervisord sends rackd's output to a file, nothing to the journal
+    ("3.4", "tail -n 5 /var/snap/maas/common/log/rackd.log"),
+    # pebble runs every service in one unit; systemd-cat's identifier tells rackd's lines
+    ("3.5", "journalctl -t maas-rackd -n 5 --no-pager -o cat"),
+    ("3.6", "journalctl -t maas-rackd -n 5 --no-pager -o cat"),
+])
+def test_a_snap_rack_that_does_not_register_shows_rackd_log_of_its_version(version, reads):
+    rack = Rack(appears_after=None)
+    assert register(rack, flavour="snap", wait_seconds=0, version=version) is False
+    assert rack.commands[-1] == reads
+    assert rack.logs[-1].endswith("rackd: FAILED authentication with the region\n")
 
 
 def test_failing_register_command_names_the_region_and_the_error():
@@ -147,7 +161,7 @@ def test_the_secret_is_read_once_for_every_rack():
     source, racks = region(), [Rack(name="rack1"), Rack(name="rack2")]
     state = state_with(source, *racks)
     for rack in racks:
-        assert register_rack(state, rack, "deb", URLS, "region1", "/var/lib/maas/secret") is True
+        assert register_rack(state, rack, "deb", URLS, "region1", "/var/lib/maas/secret", "3.5") is True
     assert source.commands == ["cat /var/lib/maas/secret"]
 
 

@@ -36,7 +36,7 @@ def region_host(tmp_path):
     (tmp_path / "journal").write_text("")
 
     def run(units, timeout=20):
-        script = wait_script("region1", "deb", units, timeout, "http://localhost:5240/MAAS/")
+        script = wait_script("region1", "deb", "3.5", units, timeout, "http://localhost:5240/MAAS/")
         started = time.monotonic()
         result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60,
                                 env={"PATH": f"{bin_dir}:/usr/bin:/bin"})

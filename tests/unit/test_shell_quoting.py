@@ -49,7 +49,7 @@ def assert_nothing_ran(done, tmp_path):
 
 
 def test_wait_for_region_api_keeps_the_host_name_a_word(tmp_path):
-    [script] = commands(maas_rolling.wait_for_region_api, StubHost(HOSTILE), flavour="deb", timeout=1,
+    [script] = commands(maas_rolling.wait_for_region_api, StubHost(HOSTILE), flavour="deb", version="3.5", timeout=1,
                         url="http://127.0.0.1:9/MAAS/")
     done = run(script, tmp_path)
     assert done.returncode == 1

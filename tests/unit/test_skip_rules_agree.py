@@ -109,7 +109,7 @@ URLS = ["http://10.99.0.11:5240/MAAS", "http://10.99.0.12:5240/MAAS"]
 def test_registration_skip_rule_agrees_with_register(registration):
     topology = SimpleNamespace(registrations={"k1": registration}, secret_sha256="ab", regions=[])
     assert registered_here(topology, SimpleNamespace(name="k1")) == no_change(
-        maas_rack.register, {"MaasRegistration": registration}, flavour="deb", region_urls=URLS,
+        maas_rack.register, {"MaasRegistration": registration}, flavour="deb", maas_version="3.5", region_urls=URLS,
         secret_host="region1", secret_path="/var/lib/maas/secret", expected_secret_sha256="ab")
 
 

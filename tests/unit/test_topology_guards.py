@@ -30,12 +30,12 @@ def installed(flavour, version):
 def facts(monkeypatch):
     """Per fact class name: {host name: value}; hosts not listed get the class's default."""
     table = {"MaasInstall": {}, "VmHostSoftware": {}, "MaasRegistration": {}, "Cpus": {},
-             "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
+             "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "MaasTls": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
              "PostgresSettings": {}, "OsRelease": {}, "SystemdUnits": {}, "MaasRackControllers": {},
              "SystemdUnitLog": {}, "PostgresDatabaseClients": {}, "MaasRegionControllers": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
-                "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
+                "RegiondConf": None, "MaasRegionApiVersion": None, "MaasTls": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
                 "RackdConf": None, "PostgresSettings": {}, "OsRelease": JAMMY, "SystemdUnits": {},
                 "MaasRackControllers": None, "SystemdUnitLog": [], "PostgresDatabaseClients": None,

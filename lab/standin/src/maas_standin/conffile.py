@@ -126,10 +126,13 @@ def maas_gid():
         return None
 
 
-def atomic_write(path, data, mode=0o640, text=False):
+def atomic_write(path, data, mode=0o640, text=False, keep_owner_strictly=False):
     """Write bytes/text atomically; keep an existing file's owner, group and mode.
 
-    A new file gets `mode`, owner = caller, group maas when it exists.
+    A new file gets `mode`, owner = caller, group maas when it exists. With
+    `keep_owner_strictly`, a caller that cannot give the new file the old one's owner gets
+    PermissionError and nothing changes, as MAAS's own atomic_write (provisioningserver
+    utils/fs.py, used by regiond's config saves); else the new file is the caller's.
     """
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
@@ -147,7 +150,8 @@ def atomic_write(path, data, mode=0o640, text=False):
         try:
             os.chown(tmp, uid, gid)
         except PermissionError:
-            pass
+            if keep_owner_strictly:
+                raise
         os.rename(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

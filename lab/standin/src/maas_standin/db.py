@@ -10,7 +10,7 @@ import os
 import secrets
 import string
 
-from . import conffile
+from . import conffile, vault
 
 SYSTEM_ID_CHARS = "34678abcdefghkmnpqrstwxy"
 KEY_CHARS = string.ascii_letters + string.digits
@@ -115,16 +115,18 @@ def connect(conf=None):
     if conf is None:
         _, conf = conffile.region_config()
     v = lambda k: conffile.region_value(conf, k)  # noqa: E731
+    user, password, name = vault.credentials(conf)
     return psycopg2.connect(
         host=v("database_host"), port=int(v("database_port")),
-        dbname=v("database_name"), user=v("database_user"),
-        password=v("database_pass"), connect_timeout=int(os.environ.get("MAAS_STANDIN_DB_TIMEOUT", "5")),
+        dbname=name, user=user,
+        password=password, connect_timeout=int(os.environ.get("MAAS_STANDIN_DB_TIMEOUT", "5")),
         application_name="maas-standin")
 
 
 def describe_target(conf):
     v = lambda k: conffile.region_value(conf, k)  # noqa: E731
-    return "%s@%s:%s/%s" % (v("database_user"), v("database_host"), v("database_port"), v("database_name"))
+    user, _, name = vault.credentials(conf)
+    return "%s@%s:%s/%s" % (user, v("database_host"), v("database_port"), name)
 
 
 def has_tables(conn):

@@ -1,8 +1,11 @@
 """Lab test equipment (MAAS stand-in): the snap's service manager (pebble/supervisord).
 
 Runs regiond and/or rackd according to $SNAP_COMMON/snap_mode, restarts them when
-they exit, and records their state for `maas status`.  Children log to the journal
-under `maas-regiond` / `maas-rackd` (systemd-cat, as MAAS's pebble layers do).
+they exit, and records their state for `maas status`.  Where a child's output goes follows
+MAAS's snap: 3.5+ (pebble) runs each service through `systemd-cat -t maas-<service>`, journal
+only (snap/local/tree/usr/share/maas/pebble/layers/*.yaml); 3.4 (supervisord) sends it to
+$SNAP_COMMON/log/<service>.log only (`stdout_logfile`, `redirect_stderr`,
+snap/local/tree/usr/share/maas/supervisord.conf.template).
 """
 import datetime
 import json
@@ -45,8 +48,17 @@ def save_state(procs, since, last=None):
     return text
 
 
+def supervisord():
+    """True for 3.4, whose snap runs its services under supervisord."""
+    return paths.series() == "3.4"
+
+
 def spawn(name):
     cmd = [sys.executable, "-m", SERVICES[name]]
+    if supervisord():
+        os.makedirs(paths.log_dir(), exist_ok=True)
+        with open(os.path.join(paths.log_dir(), name + ".log"), "ab") as log:
+            return subprocess.Popen(cmd, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
     if shutil.which("systemd-cat") and os.environ.get("JOURNAL_STREAM"):
         cmd = ["systemd-cat", "-t", "maas-" + name] + cmd
     return subprocess.Popen(cmd, env=dict(os.environ))

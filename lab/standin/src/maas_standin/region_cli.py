@@ -11,7 +11,7 @@ import sys
 
 import yaml
 
-from . import conffile, db, paths
+from . import conffile, db, paths, tls, vault
 
 
 class CommandError(Exception):
@@ -216,6 +216,63 @@ def cmd_apikey(opts):
     apikey(opts.username, opts.generate, opts.delete, opts.name, opts.with_names)
 
 
+VAULT_CONFIGURED = """
+Vault successfully configured for the region!
+Once all regions in cluster are configured, use the following command to migrate secrets:
+
+sudo maas config-vault migrate
+"""
+
+
+def cmd_config_vault(opts):
+    """`config-vault configure|migrate|status` (management/commands/config_vault.py). The
+    stand-in has no Vault server to unwrap the token with: the wrapped token is kept as the
+    secret id. `migrate` does not signal the regions to restart; restart them as MAAS would."""
+    path, data = conffile.region_config()
+    if opts.vault_command == "configure":
+        data.update({"vault_url": opts.url, "vault_approle_id": opts.approle_id,
+                     "vault_secret_id": opts.wrapped_token, "vault_secrets_path": opts.secrets_path,
+                     "vault_secrets_mount": opts.mount})
+        conffile.save(path, data)
+        print(VAULT_CONFIGURED)
+        return
+    conn = connect_or_fail()
+    try:
+        with conn.cursor() as cur:
+            enabled = db.get_config(cur, "vault_enabled") == "true"
+            if opts.vault_command == "status":
+                print(yaml.safe_dump({"status": "enabled" if enabled else "disabled"}), end="")
+                return
+            if enabled:
+                raise CommandError("Secrets are already migrated to Vault.")
+            if not vault.configured(data):
+                raise CommandError("Vault is not configured for the current region. Please use `sudo maas "
+                                   "config-vault configure` command on all regions before migrating.")
+            print("Migrating secrets")
+            db.set_config(cur, "vault_enabled", "true")
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def cmd_config_tls(opts):
+    """`config-tls enable KEY CERT [--cacert CA] [-p PORT] [--yes]` (config_tls.py): the
+    certificate for every region, which then serve HTTPS (tls.py). No output on success."""
+    def read(path):
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError as e:
+            raise CommandError("Unable to read %s: %s" % (path, e.strerror))
+    key, cert = read(opts.key), read(opts.cert)
+    cacert = read(opts.cacert) if opts.cacert else ""
+    conn = connect_or_fail()
+    try:
+        tls.enable(conn, key, cert, cacert, opts.port)
+    finally:
+        conn.close()
+
+
 def build_parser(prog="maas-region"):
     parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -236,6 +293,27 @@ def build_parser(prog="maas-region"):
     p = sub.add_parser("dbupgrade", help="Perform a database upgrade.")
     p.set_defaults(func=cmd_dbupgrade)
     add_account_commands(sub)
+    p = sub.add_parser("config-vault", help="Configure MAAS Region Vault integration.")
+    vault_sub = p.add_subparsers(dest="vault_command", metavar="COMMAND")
+    vault_sub.required = True
+    q = vault_sub.add_parser("configure")
+    for name in ("url", "approle_id", "wrapped_token", "secrets_path"):
+        q.add_argument(name)
+    q.add_argument("--mount", default="secret")
+    q.add_argument("--yes", action="store_true")
+    vault_sub.add_parser("migrate")
+    vault_sub.add_parser("status")
+    p.set_defaults(func=cmd_config_vault)
+    p = sub.add_parser("config-tls", help="Configure MAAS Region TLS.")
+    tls_sub = p.add_subparsers(dest="tls_command", metavar="COMMAND")
+    tls_sub.required = True
+    q = tls_sub.add_parser("enable")
+    q.add_argument("key")
+    q.add_argument("cert")
+    q.add_argument("--cacert")
+    q.add_argument("-p", "--port", type=int, default=tls.DEFAULT_PORT)
+    q.add_argument("--yes", action="store_true")
+    p.set_defaults(func=cmd_config_tls)
     return parser
 
 

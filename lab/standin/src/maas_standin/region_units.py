@@ -16,12 +16,11 @@ import signal
 import sys
 import threading
 
-from . import conffile, logutil, paths
+from . import conffile, logutil, paths, vault
 
 log = logging.getLogger("maas.region_units")
 
 UNITS = ("maas-apiserver", "maas-temporal", "maas-temporal-worker")
-DATABASE_KEYS = ("database_host", "database_port", "database_name", "database_user", "database_pass")
 
 
 def units():
@@ -36,8 +35,12 @@ def units():
 
 
 def database_digest(conf):
-    """A digest of regiond.conf's database settings (never the settings themselves)."""
-    values = [str(conffile.region_value(conf, key)) for key in DATABASE_KEYS]
+    """A digest of the database settings a unit starts with (never the settings themselves):
+    regiond.conf's host and port, and the credentials from Vault when MAAS keeps them there
+    (src/maasapiserver/settings.py reads them from Vault too)."""
+    user, password, name = vault.credentials(conf)
+    values = [str(conffile.region_value(conf, "database_host")), str(conffile.region_value(conf, "database_port")),
+              str(name), str(user), str(password)]
     return hashlib.sha256(json.dumps(values).encode()).hexdigest()
 
 

@@ -15,7 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from . import api, conffile, db, logutil, model, netinfo, paths, region_units
+from . import api, conffile, db, logutil, model, netinfo, paths, region_units, tls, vault
 
 log = logging.getLogger("maas.regiond")
 
@@ -41,6 +41,8 @@ class Region:
         # password exchange) for every rack heartbeat; MAAS's regiond keeps its connections
         # (database_conn_max_age), and so does this stand-in.
         self.idle = queue.LifoQueue(maxsize=IDLE_CONNECTIONS)
+        self.tls_port = None  # MAAS TLS on: the HTTPS port (tls.py)
+        self.tls_server = None
 
     def conn(self):
         """A per-thread database connection (reconnecting after failures)."""
@@ -126,6 +128,20 @@ def make_handler(region):
         def _serve(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            plain = self.server is not region.tls_server
+            if plain and region.tls_port:
+                location = tls.redirect(self.path, self.headers.get("Host"), region.tls_port)
+                if location is not None:
+                    status, payload = (301, b"") if location else (404, b"Not Found")
+                    self.send_response(status)
+                    if location:
+                        self.send_header("Location", location)
+                    self.send_header("Content-Type", api.TEXT)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
+                    return
             req = api.Request(self.command, self.path, self.headers, body, self.client_address[0])
             status, payload, ctype, headers = 500, b"Internal server error", api.TEXT, {}
             unavailable = req.path.startswith("/MAAS/api/") and region_units.stale(region.conf)
@@ -190,7 +206,7 @@ def start_up(region, target):
 
 
 def main():
-    logutil.setup("regiond", "regiond.log" if not paths.is_snap() else "regiond.log")
+    logutil.setup("regiond", "regiond.log")
     path = paths.region_config()
     if not os.path.exists(path):
         log.error("Configuration file %s does not exist; regiond cannot start.", path)
@@ -223,12 +239,32 @@ def main():
     conn.commit()
     region.system_id, region.node_id = node["system_id"], node["id"]
     write_maas_id(region.system_id)
+    with conn.cursor() as cur:
+        vault_enabled = db.get_config(cur, "vault_enabled") == "true"
+    conn.rollback()
+    try:
+        vault.migrate_credentials_if_necessary(vault_enabled, log)
+    except OSError as e:
+        # as MAAS's start-up: a failed save of regiond.conf stops the region
+        log.error("Unable to save %s while migrating the database credentials: %s", paths.region_config(), e)
+        sys.exit(1)
     region.heartbeat()
     bind = os.environ.get("MAAS_STANDIN_BIND", "0.0.0.0")
     server = ThreadingHTTPServer((bind, paths.http_port()), make_handler(region))
     server.daemon_threads = True
     log.info("Region controller '%s' (%s) running MAAS %s; database %s; serving http://%s:%d/MAAS/ as %s.",
              region.system_id, region.hostname, region.version, target, bind, paths.http_port(), region.eventloop)
+
+    handler = make_handler(region)
+
+    def tls_follows_config():
+        try:
+            tls.follow_config(region, region.conn(), handler, bind)
+        except Exception as e:
+            log.error("Unable to configure TLS: %s", e)
+            region.drop_conn()
+
+    tls_follows_config()
 
     def beat():
         interval = float(os.environ.get("MAAS_STANDIN_HEARTBEAT", "10"))
@@ -238,6 +274,7 @@ def main():
             except Exception as e:
                 log.error("Database heartbeat failed: %s", e)
                 region.drop_conn()
+            tls_follows_config()
 
     threading.Thread(target=beat, daemon=True).start()
     if region.stopping.is_set():  # stopped while starting
