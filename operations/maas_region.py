@@ -26,6 +26,7 @@ from facts.maas import (
 )
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RegiondConf, config_path as maas_config_path
+from operations.config_apply import mark_pending
 from operations._plan_region import (  # noqa: F401  (regiond_differences: tests use it from here)
     install_mode,
     plan_regiond,
@@ -121,8 +122,9 @@ def configure(
     (``REGIOND_WRITER``, values on stdin); snap re-runs ``maas init region`` when the
     database settings (or the run mode) differ, the database URI answering its prompt on
     stdin, and ``maas config`` for the URL and worker count. The database password is
-    compared through a keyed digest (facts/keyed_digest.py). Deploys use this operation's
-    ``did_change()`` to decide a region restart.
+    compared through a keyed digest (facts/keyed_digest.py). Before any change, the file's
+    pending-apply marker is set (operations/config_apply.py): the deploy clears it once the
+    region runs the new file, so a run stopped in between is finished by the next one.
 
     **Example:**
 
@@ -172,6 +174,8 @@ def configure(
                   else f"snap MAAS in {mode} mode already holds the requested settings ({path})")
         return
 
+    # Until the region has restarted on the new file (deploys/region.py), the marker says so.
+    yield mark_pending(path)
     if plan["write"]:
         updates = json.dumps(plan["write"], sort_keys=True)
         yield StringCommand("python3 -c", _q(REGIOND_WRITER.strip()), _q(path), _stdin=updates)

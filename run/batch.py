@@ -17,6 +17,7 @@ from facts.maas_api import MaasCliProfiles, MaasRackControllers
 from facts.maas_config import RackdConf, RegiondConf
 from facts.maas_health import MaasRegionApiVersion
 from facts.os_release import OsRelease
+from facts.pending_apply import PendingApply
 from facts.systemd_units import SystemdUnits
 from facts.usage import Fact
 from facts.vmhost import VmHostSoftware
@@ -24,8 +25,8 @@ from facts.vmhost import VmHostSoftware
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
 BATCHABLE = {cls.__name__: cls for cls in (
     HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRackControllers,
-    MaasRegionApiVersion, MaasRegistration, OsRelease, RackdConf, RegiondConf, SystemdUnits,
-    VmHostSoftware,
+    MaasRegionApiVersion, MaasRegistration, OsRelease, PendingApply, RackdConf, RegiondConf,
+    SystemdUnits, VmHostSoftware,
 )}
 
 _MARK = "##maas-ha-fact"

@@ -33,12 +33,12 @@ def facts(monkeypatch):
              "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
              "PostgresSettings": {}, "OsRelease": {}, "SystemdUnits": {}, "MaasRackControllers": {},
-             "SystemdUnitLog": {}}
+             "SystemdUnitLog": {}, "PendingApply": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
                 "RegiondConf": None, "MaasRegionApiVersion": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
                 "RackdConf": None, "PostgresSettings": {}, "OsRelease": JAMMY, "SystemdUnits": {},
-                "MaasRackControllers": None, "SystemdUnitLog": []}
+                "MaasRackControllers": None, "SystemdUnitLog": [], "PendingApply": False}
 
     def answer(name, host):
         return table[name].get(host.name, defaults.get(name, host.name))
