@@ -245,3 +245,13 @@ def plan_hba(wanted: list, current: list, server_version_num) -> dict:
         elif existing["method"] != entry["method"]:
             replace.append((existing["line"], hba_line(entry)))
     return {"replace": sorted(replace), "append": append}
+
+
+def hba_reload_due(loaded) -> bool:
+    """True when pg_hba.conf changed after the server last loaded its config files (as
+    ``PgHbaLoaded`` reports them): the file may hold rules the server does not apply yet.
+    False when the server did not answer (``{}``)."""
+    loaded = loaded or {}
+    if "loaded_at" not in loaded or "hba_mtime" not in loaded:
+        return False
+    return float(loaded["hba_mtime"]) > float(loaded["loaded_at"])

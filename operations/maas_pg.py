@@ -32,6 +32,7 @@ from pyinfra.facts.postgres import make_execute_psql_command
 from pyinfra.operations.util import files as files_util
 
 from run.memo import recall
+from facts.pg_reload import PgHbaLoaded
 from facts.pg_cluster import (
     PgHbaEntries,
     PostgresClusters,
@@ -47,6 +48,7 @@ from facts.pg_cluster import (
 from operations._plan_pg import (
     IDENT_RE,
     check_settings,
+    hba_reload_due,
     plan_hba,
     plan_settings,
     render_dropin,
@@ -341,6 +343,9 @@ def _owner_of(path: str) -> StringCommand:
     return StringCommand("--reference=", QuoteString(path), _separator="")
 
 
+HBA_ERRORS_SQL = "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL"
+
+
 def _reload(port: int) -> StringCommand:
     return StringCommand(make_execute_psql_command("SELECT pg_reload_conf()", port=port), **AS_POSTGRES)
 
@@ -401,7 +406,9 @@ def hba_entries(
     appended; the first entry with the same match but another method has its line
     replaced in place (every other byte of the file stays). Before a change: backup and
     ``cp -a`` of the file; after: PostgreSQL checks the file (``pg_hba_file_rules``; a
-    rejected file is put back and the operation fails), then a reload.
+    rejected file is put back and the operation fails), then a reload. A file that already
+    has every entry but changed after the server last loaded its config (a run stopped
+    before its reload, :func:`operations._plan_pg.hba_reload_due`) is checked and loaded.
 
     + entries: the lines to have, as above
     + port: the cluster's port, which picks the cluster on a host with several
@@ -432,7 +439,18 @@ def hba_entries(
     current = list(host.get_fact(PgHbaEntries, path=hba_file) or [])
     plan = plan_hba(wanted, current, live["server_version_num"]["value"])
     if not plan["replace"] and not plan["append"]:
-        host.noop(f"{hba_file} already has the {len(wanted)} wanted entries")
+        if not hba_reload_due(host.get_fact(PgHbaLoaded, port=port, **AS_POSTGRES)):
+            host.noop(f"{hba_file} already has the {len(wanted)} wanted entries")
+            return
+        # the file is right, but changed after the server last loaded it (a run stopped
+        # before its reload): checked and loaded now
+        yield _checked_by_postgres(
+            port,
+            HBA_ERRORS_SQL,
+            restore=[],
+            message=f"PostgreSQL on {host.name} finds errors in {hba_file} (not loaded):",
+        )
+        yield _reload(port)
         return
 
     timestamp = files_util.get_timestamp()
@@ -457,7 +475,7 @@ def hba_entries(
         )
     yield _checked_by_postgres(
         port,
-        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
+        HBA_ERRORS_SQL,
         restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
         message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
     )
