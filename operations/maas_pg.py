@@ -321,9 +321,12 @@ def server_settings(
     previous = posixpath.join(backup_dir, f"{dropin_name}.bak-{timestamp}")
     yield StringCommand("if [ -f", QuoteString(dropin), "]; then cp -a", QuoteString(dropin),
                         QuoteString(previous), "; fi")
-    yield FileUploadCommand(StringIO(render_dropin(settings)), dropin)
-    yield StringCommand("chown", _owner_of(config_file), QuoteString(dropin),
-                        "&& chmod 644", QuoteString(dropin))
+    # staged beside it and renamed over it: PostgreSQL never reads a half-written drop-in
+    # (pyinfra writes an upload in place), and include_dir skips this name (not *.conf)
+    staged = posixpath.join(dropin_dir, f".{dropin_name}.maas-ha-new")
+    yield FileUploadCommand(StringIO(render_dropin(settings)), staged)
+    yield StringCommand("chown", _owner_of(config_file), QuoteString(staged),
+                        "&& chmod 644", QuoteString(staged), "&& mv -f", QuoteString(staged), QuoteString(dropin))
     yield _checked_by_postgres(
         port,
         settings_check_sql(settings, dropin),

@@ -132,7 +132,7 @@ def test_overridden_setting_is_rejected_and_the_previous_dropin_restored(cluster
     assert "postgresql.auto.conf:3: password_encryption overrides maas-ha" in outcome.stderr
     assert read(cluster.dropin) == before
     assert not any("pg_reload_conf" in command for command in outcome.ran[outcome.ran.index(
-        f"upload {cluster.dropin}"):])  # nothing after the check ran: no reload
+        f"upload {os.path.dirname(cluster.dropin)}/.{DROPIN}.maas-ha-new"):])  # nothing after the check ran: no reload
     assert cluster.sql("SHOW password_encryption") == "md5"
 
 
