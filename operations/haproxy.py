@@ -24,7 +24,6 @@ from facts.pending_apply import PendingApply, marker_path
 from operations._render_haproxy import DEFAULT_SOCKET, render_config  # noqa: F401  (the deploy's entry)
 from operations.config_apply import mark_pending
 
-
 PREVIOUS_SUFFIX = ".maas-ha-previous"  # the config before the last swap, until HAProxy runs the new one
 RELOAD = "systemctl reload-or-restart haproxy"
 
@@ -33,13 +32,14 @@ RELOAD = "systemctl reload-or-restart haproxy"
 def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
     """Install ``content`` as the HAProxy config, validated first; ``loaded`` then reloads HAProxy.
 
-    Compares the sha1 of ``content`` with the live file; when they differ the file's
-    pending-apply marker is set (operations/config_apply.py), the new file is uploaded beside
-    the live one, checked with ``haproxy -c`` (its complaints shown; a rejected file is
-    removed, the live config stays untouched and so does the marker's meaning: HAProxy runs
-    the live file), the live file is kept as ``PATH.bak-<timestamp>`` and as
-    ``PATH.maas-ha-previous`` (what ``loaded`` puts back when the reload fails), and the new
-    file is renamed over it (one atomic step). Noop when the content is already in place.
+    Compares the sha1 of ``content`` with the live file; when they differ the new file is
+    uploaded beside the live one and checked with ``haproxy -c`` (its complaints shown; a
+    rejected file is removed and the live config stays untouched). Then the file's
+    pending-apply marker is set (operations/config_apply.py: ``loaded`` reloads HAProxy while
+    it is there, also in a later run when this one stops first), the live file is kept as
+    ``PATH.bak-<timestamp>`` and as ``PATH.maas-ha-previous`` (what ``loaded`` puts back when
+    the reload fails), and the new file is renamed over it (one atomic step). Noop when the
+    content is already in place.
 
     + content: the whole config file (``render_config`` builds it from the regions)
     + path: the live config file
