@@ -23,6 +23,7 @@ import pytest
 
 import ha_checks
 from lab.lib import net
+from labtools import wait_for
 
 PG, REGIONS, LBS = "pg1", ["region1", "region2"], ["lb1"]
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACKS": ""}
@@ -125,7 +126,11 @@ def assert_loaded(lab, variants, variant: str) -> None:
         assert peers.get(lab.address(region)) == {wanted}, (region, wanted, peers)
     for lb in LBS:
         assert haproxy_maxconn(lab, lb) == variants.maxconn(variant), lb
-        assert haproxy_status(lab, lb) == {region: "UP" for region in REGIONS}, lb
+        # every region UP (a status such as "UP 1/3", a check failed since, still serves), none
+        # left drained or down; HAProxy may have been reloaded a moment ago
+        wait_for(lambda: all(status.split()[0] == "UP" for status in haproxy_status(lab, lb).values())
+                 and set(haproxy_status(lab, lb)) == set(REGIONS), 30,
+                 f"every region UP in HAProxy on {lb} (first seen: {haproxy_status(lab, lb)})")
     ha_checks.assert_api_answers(lab, REGIONS, LBS)
 
 
