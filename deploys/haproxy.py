@@ -1,5 +1,6 @@
 """HAProxy in front of every region's API: health-checked backends, a config that is
-validated before it goes live, and a reload (not a restart) when it changes."""
+validated before it goes live, and a reload (not a restart) when it changes, also when an
+earlier run stopped before it; a reload HAProxy cannot carry out puts the previous config back."""
 
 from io import StringIO
 
@@ -57,6 +58,7 @@ def maas_haproxy(topology):
         files.put(name="MAAS's certificate chain for the TLS health checks", src=StringIO(tls["chain"]),
                   dest=MAAS_CA_FILE, user="root", group="root", mode="644")
     haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(topology))
+    socket = config.get(host, "maas_haproxy_admin_socket")
+    haproxy.loaded(name="HAProxy loads haproxy.cfg", socket=socket)
     maas_services.units_running(name="HAProxy running", units=["haproxy"])
-    maas_rolling.admin_socket_private(name="HAProxy admin socket root-only",
-                                      socket=config.get(host, "maas_haproxy_admin_socket"))
+    maas_rolling.admin_socket_private(name="HAProxy admin socket root-only", socket=socket)

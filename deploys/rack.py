@@ -25,9 +25,11 @@ def has_rack_software(topology, host) -> bool:
 
 def lists_every_region(topology, host) -> bool:
     """True when the rackd.conf read in the topology's round lists exactly the regions'
-    URLs, the state ``maas_rack.region_urls`` leaves alone."""
+    URLs and no run left it unloaded (its pending-apply marker), the state
+    ``maas_rack.region_urls`` leaves alone."""
     conf = topology.rack_confs.get(host.name) or {}
-    return bool(conf.get("exists")) and maas_rack.lists_urls(conf.get("settings"), topology.region_urls)
+    return (bool(conf.get("exists")) and maas_rack.lists_urls(conf.get("settings"), topology.region_urls)
+            and topology.rack_pending.get(host.name) is not True)
 
 
 def rackd_running(topology, host) -> bool:

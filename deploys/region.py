@@ -18,7 +18,7 @@ from facts.maas import DEB_RACK_PACKAGE, DEB_REGION_PACKAGE, REGION_MODES
 from facts.maas_config import config_path
 from facts.maas_health import LOCAL_API
 from facts.maas_units import region_units
-from operations import maas_region, maas_rolling, maas_services
+from operations import config_apply, maas_region, maas_rolling, maas_services
 
 
 def region_settings(topology, region) -> dict:
@@ -62,6 +62,10 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
     label = f"{host.name}: " if label is None else label
     settings = region_settings(topology, host)
     flavour = settings["flavour"]
+    path = config_path("regiond", flavour)
+    # written by a run that stopped before the region restarted (facts/pending_apply.py): the
+    # rolling restart restarts it, and the primary's migrations run as for a changed file
+    pending = topology.region_pending.get(host.name) is True
     conf = maas_region.configure(name=f"{label}regiond.conf (database, URL, workers)",
                                  _if=go, **settings)
     if flavour == "deb":
@@ -69,10 +73,11 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
         # it moves the database credentials into Vault, and MAAS's atomic write refuses a file
         # it cannot give back its owner (src/provisioningserver/utils/fs.py atomic_write).
         files.file(name=f"{label}regiond.conf owned maas:maas 0640",
-                   path=config_path("regiond", "deb"), user="maas", group="maas", mode="640", _if=go)
+                   path=path, user="maas", group="maas", mode="640", _if=go)
         if topology.is_primary(host):
             server.shell(name=f"{label}database migrations (primary only)",
-                         commands=["maas-region dbupgrade"], _if=[go, conf.did_change])
+                         commands=["maas-region dbupgrade"],
+                         _if=[go, lambda: conf.did_change() or pending])
         _region_units_running(label, restart, go)
     else:
         maas_services.units_running(name=f"{label}the maas snap's services running and enabled",
@@ -91,6 +96,8 @@ def configure_and_restart(topology, restart: bool, go, label: str | None = None)
             timeout=config.get(host, "maas_region_restart_timeout"),
             _if=go,
         )
+        # the region runs the file now: a later run need not restart it again
+        config_apply.applied(name=f"{label}regiond.conf loaded", path=path, _if=go)
 
 
 def _region_units_running(label: str, restart: bool, go) -> None:

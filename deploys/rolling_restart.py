@@ -8,6 +8,7 @@ host walks the same loop, so that pyinfra orders the steps across hosts:
 3. HAProxy hosts set it ready again and wait until their health check sees it UP,
 
 then the next region. Only regions that need it take part: regiond.conf is about to change,
+an earlier run wrote it and stopped before the region restarted (its pending-apply marker),
 or the region does not answer (left down by an earlier run). A region that is not in HAProxy
 yet (first deploy) is simply configured and started. When no region needs a restart, there is
 no loop: every region checks its config side by side.
@@ -77,16 +78,24 @@ class RollingPlan:
         return check
 
 
-def restart_reason(settings: dict, conf: dict | None, install: dict | None, answers: bool) -> str | None:
+PENDING_REASON = "regiond.conf written by a run that stopped before the region restarted"
+
+
+def restart_reason(settings: dict, conf: dict | None, install: dict | None, answers: bool,
+                   pending: bool = False) -> str | None:
     """Why a region must restart in this run, or None. The same plan as
     ``maas_region.configure``'s (``plan_regiond``): a change there means configure changes
-    the file (and, on snap, restarts)."""
+    the file (and, on snap, restarts). ``pending``: regiond.conf's pending-apply marker is
+    there (facts/pending_apply.py), so the region may still run an older file even though
+    the file is right; ``answers``: the region answers its API."""
     wanted = wanted_regiond(**{key: value for key, value in settings.items()
                                if key not in ("flavour", "with_rack")})
     changes = plan_regiond(settings["flavour"], regiond_settings(conf) or {}, wanted,
                            install_mode(install), with_rack=settings.get("with_rack", False))["changes"]
     if changes:
         return "regiond.conf: " + ", ".join(changes)
+    if pending:
+        return PENDING_REASON
     if not answers:
         return "the region API does not answer"
     return None
@@ -98,11 +107,12 @@ def _build(topology) -> RollingPlan:
     # failure during the run stops the rollout. The drain refuses when no other region is UP.
     plan.sitting_out = {h.name for h in plan.participants if has_failed(h)}
     settings = {region.name: region_settings(topology, region) for region in plan.regions}
-    # regiond.conf, the API and HAProxy's servers, as read in the topology's round
+    # regiond.conf, its marker, the API and HAProxy's servers, as read in the topology's round
     confs, answers, servers = topology.region_confs, topology.region_answers, topology.haproxy_servers
     for region in plan.regions:
         reason = restart_reason(settings[region.name], confs.get(region.name),
-                                topology.installs.get(region.name), answers.get(region.name) is not None)
+                                topology.installs.get(region.name), answers.get(region.name) is not None,
+                                pending=topology.region_pending.get(region.name) is True)
         if reason:
             plan.reasons[region.name] = reason
     for lb in plan.haproxies:

@@ -29,6 +29,7 @@ from facts.maas_health import MaasRegionApiVersion, MaasTls
 from facts.maas_units import rack_unit, region_service_units
 from facts.os_release import OsRelease
 from facts.pg_activity import PostgresDatabaseClients
+from facts.pending_apply import PendingApply
 from facts.pg_cluster import PostgresSettings
 from facts.systemd_units import SystemdUnitLog, SystemdUnits
 from facts.vmhost import EVIDENCE as VM_EVIDENCE, VmHostSoftware
@@ -60,11 +61,13 @@ class Topology:
     vm_software: dict = field(default_factory=dict)
     registrations: dict = field(default_factory=dict)
     region_confs: dict = field(default_factory=dict)
+    region_pending: dict = field(default_factory=dict)  # regiond.conf written, region not restarted
     region_answers: dict = field(default_factory=dict)
     cli_profiles: dict = field(default_factory=dict)
     admin_users: dict = field(default_factory=dict)
     haproxy_servers: dict = field(default_factory=dict)
     rack_confs: dict = field(default_factory=dict)
+    rack_pending: dict = field(default_factory=dict)  # rackd.conf written, rackd not restarted
     rack_units: dict = field(default_factory=dict)  # {rack: {unit: state}} (facts/systemd_units.py)
     region_units: dict = field(default_factory=dict)  # {region: {unit: state}}
     rack_services: dict = field(default_factory=dict)
@@ -182,6 +185,8 @@ OPENING_ROUND = (
         lambda t: list(dict.fromkeys([t.primary] + t.racks)) if t.racks else []),
     Ask("region_confs", RegiondConf, lambda t: t.regions,
         lambda r: {"path": config_path("regiond", _flavour(r))}),
+    Ask("region_pending", PendingApply, lambda t: t.regions,
+        lambda r: {"path": config_path("regiond", _flavour(r))}),
     Ask("region_answers", MaasRegionApiVersion, lambda t: t.regions),
     Ask("cli_profiles", MaasCliProfiles, lambda t: t.regions, lambda r: {"maas_cli": api_cli(_flavour(r))}),
     Ask("admin_users", MaasAdminUser, lambda t: [t.primary],
@@ -189,6 +194,9 @@ OPENING_ROUND = (
     Ask("haproxy_servers", HaproxyServers, lambda t: t.haproxies,
         lambda h: {"socket": config.get(h, "maas_haproxy_admin_socket")}),
     Ask("rack_confs", RackdConf, lambda t: t.racks, lambda r: {"path": config_path("rackd", _flavour(r))}),
+    # (a region+rack reads its rackd.conf marker at execution: a host's batch holds each fact once)
+    Ask("rack_pending", PendingApply, lambda t: [r for r in t.racks if r not in t.regions],
+        lambda r: {"path": config_path("rackd", _flavour(r))}),
     # a region+rack's rackd is asked with its region's units (each host asks a fact once)
     Ask("rack_units", SystemdUnits, lambda t: [r for r in t.racks if r not in t.regions],
         lambda r: {"units": [rack_unit_of(r)]}),

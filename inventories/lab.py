@@ -17,6 +17,8 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
     MAAS_HA_MOVE_TARGET  comma list of the second MAAS's regions, as group maas_move_target
     MAAS_HA_RACK_REGISTER_TIMEOUT  seconds to wait for a rack to register
+    MAAS_HA_DB_ADDRESS  the address the regions use for the database host (its maas_address;
+        default: its lab address), e.g. a second address a test gave it
     MAAS_HA_DB_PASSWORD / MAAS_HA_ADMIN_PASSWORD  use this database / admin password instead of
         the one in secrets.json (tests with unusual passwords; the environment of a process is
         readable only by its own user and root, unlike its command line)
@@ -130,7 +132,8 @@ for _key, _env in (("maas_db_password", "MAAS_HA_DB_PASSWORD"), ("maas_admin_pas
     if os.environ.get(_env):
         _secrets[_key] = os.environ[_env]
 
-maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
+_db_address = {"maas_address": os.environ["MAAS_HA_DB_ADDRESS"]} if os.environ.get("MAAS_HA_DB_ADDRESS") else {}
+maas_postgres = ([_host(name, **_db_address) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],
 })
 _regions = _pick("maas_region", "MAAS_HA_REGIONS")

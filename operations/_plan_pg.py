@@ -269,3 +269,13 @@ def stale_region_lines(current: list, database: str, user: str, keep) -> list[di
         if network.num_addresses == 1 and normalise_hba_address(address) not in kept:
             stale.append(entry)
     return sorted(stale, key=lambda entry: entry["line"])
+
+
+def hba_reload_due(loaded) -> bool:
+    """True when pg_hba.conf changed after the server last loaded its config files (as
+    ``PgHbaLoaded`` reports them): the file may hold rules the server does not apply yet.
+    False when the server did not answer (``{}``)."""
+    loaded = loaded or {}
+    if "loaded_at" not in loaded or "hba_mtime" not in loaded:
+        return False
+    return float(loaded["hba_mtime"]) > float(loaded["loaded_at"])

@@ -15,9 +15,11 @@ from pyinfra.operations.util import files as files_util
 
 
 def validated_swap(content: str, path: str, check: str, program: str, service: str, host_name: str,
-                   live_exists: bool):
+                   live_exists: bool, before_swap=(), reload: bool = True):
     """The commands, in order. ``check`` is the program's config test, given the new file's
-    path as its last word (``haproxy -c -f``); ``live_exists``: a live file to back up."""
+    path as its last word (``haproxy -c -f``); ``live_exists``: a live file to back up;
+    ``before_swap``: commands run after the backup, just before the new file moves in;
+    ``reload``: reload the service here (False when the caller reloads in its own step)."""
     new_path = f"{path}.maas-ha-new"
     yield FileUploadCommand(StringIO(content), new_path)
     yield StringCommand(
@@ -35,5 +37,7 @@ def validated_swap(content: str, path: str, check: str, program: str, service: s
         yield StringCommand(
             "cp -a", QuoteString(path), QuoteString(f"{path}.bak-{files_util.get_timestamp()}"),
         )
+    yield from before_swap
     yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
-    yield f"systemctl reload-or-restart {service}"
+    if reload:
+        yield f"systemctl reload-or-restart {service}"

@@ -33,6 +33,7 @@ from pyinfra.facts.postgres import make_execute_psql_command
 from pyinfra.operations.util import files as files_util
 
 from run.memo import recall
+from facts.pg_reload import PgHbaLoaded
 from facts.pg_cluster import (
     PgHbaEntries,
     PostgresClusters,
@@ -48,6 +49,7 @@ from facts.pg_cluster import (
 from operations._plan_pg import (
     IDENT_RE,
     check_settings,
+    hba_reload_due,
     plan_hba,
     plan_settings,
     render_dropin,
@@ -85,7 +87,7 @@ def _hba_checked_by_postgres(port: int, hba_file: str, backup: str) -> StringCom
     """PostgreSQL's check of the pg_hba file just edited; a rejected one is put back."""
     return _checked_by_postgres(
         port,
-        "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL",
+        HBA_ERRORS_SQL,
         restore=["cat", QuoteString(backup), ">", QuoteString(hba_file), ";"],
         message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
     )
@@ -402,9 +404,12 @@ def server_settings(
     previous = posixpath.join(backup_dir, f"{dropin_name}.bak-{timestamp}")
     yield StringCommand("if [ -f", QuoteString(dropin), "]; then cp -a", QuoteString(dropin),
                         QuoteString(previous), "; fi")
-    yield FileUploadCommand(StringIO(render_dropin(settings)), dropin)
-    yield StringCommand("chown", _owner_of(config_file), QuoteString(dropin),
-                        "&& chmod 644", QuoteString(dropin))
+    # staged beside it and renamed over it: PostgreSQL never reads a half-written drop-in
+    # (pyinfra writes an upload in place), and include_dir skips this name (not *.conf)
+    staged = posixpath.join(dropin_dir, f".{dropin_name}.maas-ha-new")
+    yield FileUploadCommand(StringIO(render_dropin(settings)), staged)
+    yield StringCommand("chown", _owner_of(config_file), QuoteString(staged),
+                        "&& chmod 644", QuoteString(staged), "&& mv -f", QuoteString(staged), QuoteString(dropin))
     restore = ["if [ -f", QuoteString(previous), "]; then cat", QuoteString(previous), ">",
                QuoteString(dropin), "; else rm -f", QuoteString(dropin), "; fi;"]
     yield _checked_by_postgres(
@@ -447,6 +452,9 @@ def _restart_or_roll_back(unit: str, port: int, restore: list, ready_timeout: in
 def _owner_of(path: str) -> StringCommand:
     """``chown``'s ``--reference=PATH``: a file gets the owner of ``path``."""
     return StringCommand("--reference=", QuoteString(path), _separator="")
+
+
+HBA_ERRORS_SQL = "SELECT line_number || ': ' || error FROM pg_hba_file_rules WHERE error IS NOT NULL"
 
 
 def _reload(port: int) -> StringCommand:
@@ -510,7 +518,9 @@ def hba_entries(
     appended; the first entry with the same match but another method has its line
     replaced in place (every other byte of the file stays). Before a change: backup and
     ``cp -a`` of the file; after: PostgreSQL checks the file (``pg_hba_file_rules``; a
-    rejected file is put back and the operation fails), then a reload.
+    rejected file is put back and the operation fails), then a reload. A file that already
+    has every entry but changed after the server last loaded its config (a run stopped
+    before its reload, :func:`operations._plan_pg.hba_reload_due`) is checked and loaded.
 
     + entries: the lines to have, as above
     + port: the cluster's port, which picks the cluster on a host with several
@@ -541,7 +551,18 @@ def hba_entries(
     current = list(host.get_fact(PgHbaEntries, path=hba_file) or [])
     plan = plan_hba(wanted, current, live["server_version_num"]["value"])
     if not plan["replace"] and not plan["append"]:
-        host.noop(f"{hba_file} already has the {len(wanted)} wanted entries")
+        if not hba_reload_due(host.get_fact(PgHbaLoaded, port=port, **AS_POSTGRES)):
+            host.noop(f"{hba_file} already has the {len(wanted)} wanted entries")
+            return
+        # the file is right, but changed after the server last loaded it (a run stopped
+        # before its reload): checked and loaded now
+        yield _checked_by_postgres(
+            port,
+            HBA_ERRORS_SQL,
+            restore=[],
+            message=f"PostgreSQL on {host.name} finds errors in {hba_file} (not loaded):",
+        )
+        yield _reload(port)
         return
 
     timestamp = files_util.get_timestamp()

@@ -8,13 +8,12 @@ wrong secret, so the function waits for ``maas_id`` to appear and fails clearly 
 
 from __future__ import annotations
 
+import json
 import time
-from io import StringIO
 
 import gevent
-import yaml
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, operation
+from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.api.exceptions import OperationError, OperationValueError
 
 from facts.maas import (
@@ -27,16 +26,21 @@ from facts.maas import (
 )
 from facts.maas_config import RackdConf, config_path as maas_config_path
 from facts.maas_units import log_tail_command, service_log
+from facts.pending_apply import PendingApply
 from operations._remote import (
     api_key_command, fail as _fail, inventory_host, quote as _q, run, stderr_tail,
 )
+from operations.config_apply import clear_pending, mark_pending
 from operations.maas_api_client import MaasApiError
+from operations.maas_region import REGIOND_WRITER, check_flavour, fact_data
 from operations.region_api import RegionApi
-from operations.maas_region import check_flavour, fact_data
 from run.memo import recall
 from run.once import once_per_run
 
 POLL_SECONDS = 3
+# regiond.conf's writer, for rackd.conf: keys from JSON on stdin, the rest kept, atomic
+RACKD_WRITER = REGIOND_WRITER.replace('prefix=".regiond.conf."', 'prefix=".rackd.conf."')
+RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
 
 
 
@@ -236,10 +240,13 @@ def region_urls(flavour, region_urls):
     Make rackd.conf's ``maas_url`` exactly this list of region URLs.
 
     + flavour: ``deb`` (``maas-rack config --region-url ...`` + restart ``maas-rackd``) or
-      ``snap`` (merged rackd.conf uploaded, every other key kept, then ``snap restart maas``)
+      ``snap`` (rackd.conf rewritten on the host, every other key kept, then ``snap restart
+      maas``)
     + region_urls: every region URL, in order
 
-    A plain-string ``maas_url`` (what ``maas init`` writes) is upgraded to the list form.
+    A plain-string ``maas_url`` (what ``maas init`` writes) is upgraded to the list form. The
+    file's pending-apply marker (operations/config_apply.py) is set before the change and
+    removed after the restart: a run stopped in between has the next one restart rackd.
 
     **Example:**
 
@@ -265,24 +272,31 @@ def region_urls(flavour, region_urls):
         raise OperationError(f"{host.name}: {path} is not a readable YAML mapping; fix it first")
 
     if lists_urls(settings, urls):
-        host.noop(f"rackd.conf {path} already lists {', '.join(urls)}")
-        return
+        if not host.get_fact(PendingApply, path=path):
+            host.noop(f"rackd.conf {path} already lists {', '.join(urls)}")
+            return
+        # written by a run that stopped before rackd restarted: restarted now
+    else:
+        yield mark_pending(path)
+        yield rackd_write_command(flavour, path, urls)
+    yield StringCommand("systemctl", "restart", "maas-rackd") if flavour == "deb" else \
+        StringCommand("snap", "restart", "maas")
+    yield clear_pending(path)
 
+
+def rackd_write_command(flavour, path: str, urls: list) -> StringCommand:
+    """The command that sets rackd.conf's ``maas_url`` to ``urls``, every other key kept.
+
+    Deb: ``maas-rack config --region-url ...``. Snap (which has no such command): the file is
+    rewritten on the host (``RACKD_WRITER``: atomic, owner and mode kept), from what it holds
+    there, so values the rack's facts only show masked never travel and are never replaced."""
     if flavour == "deb":
         bits: list = ["maas-rack", "config"]
         for url in urls:
             bits += ["--region-url", _q(url)]
-        yield StringCommand(*bits)
-        yield StringCommand("systemctl", "restart", "maas-rackd")
-        return
-
-    merged = dict(settings)
-    merged["maas_url"] = urls
-    content = yaml.safe_dump(merged, default_flow_style=False)
-    yield FileUploadCommand(StringIO(content), path)
-    if conf.get("mode"):
-        yield StringCommand("chmod", conf["mode"], _q(path))
-    yield StringCommand("snap", "restart", "maas")
+        return StringCommand(*bits)
+    return StringCommand("python3 -c", _q(RACKD_WRITER.strip()), _q(path),
+                         _stdin=json.dumps({"maas_url": urls}))
 
 
 def deregister_rack(

@@ -26,6 +26,7 @@ from facts.maas import (
 )
 from facts.maas_api import MaasCliProfiles
 from facts.maas_config import RegiondConf, config_path as maas_config_path
+from operations.config_apply import mark_pending
 from operations._plan_region import (  # noqa: F401  (regiond_differences: tests use it from here)
     install_mode,
     plan_regiond,
@@ -129,7 +130,10 @@ def configure(
     stdin, and ``maas config`` for the URL and worker count. The database password is
     compared through a keyed digest (facts/keyed_digest.py). Where MAAS keeps the database
     credentials in Vault (blanked in regiond.conf) they are left alone, with a message.
-    Deploys use this operation's ``did_change()`` to decide a region restart.
+    Before any change, the file's pending-apply marker is set (operations/config_apply.py):
+    the deploy clears it once the region runs the new file, so a run stopped in between is
+    finished by the next one. Deploys use this operation's ``did_change()`` to decide a
+    region restart.
 
     **Example:**
 
@@ -180,6 +184,8 @@ def configure(
         host.noop(held + (VAULT_NOTE if plan["vault"] else ""))
         return
 
+    # Until the region has restarted on the new file (deploys/region.py), the marker says so.
+    yield mark_pending(path)
     if plan["write"]:
         updates = json.dumps(plan["write"], sort_keys=True)
         yield StringCommand("python3 -c", _q(REGIOND_WRITER.strip()), _q(path), _stdin=updates)

@@ -17,6 +17,7 @@ from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionContr
 from facts.maas_config import RackdConf, RegiondConf
 from facts.maas_health import MaasRegionApiVersion, MaasTls
 from facts.os_release import OsRelease
+from facts.pending_apply import PendingApply
 from facts.systemd_units import SystemdUnits
 from facts.usage import Fact
 from facts.vmhost import VmHostSoftware
@@ -24,9 +25,8 @@ from facts.vmhost import VmHostSoftware
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
 BATCHABLE = {cls.__name__: cls for cls in (
     HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRackControllers,
-    MaasRegionApiVersion, MaasRegionControllers, MaasRegistration, MaasTls, OsRelease, RackdConf,
-    RegiondConf, SystemdUnits,
-    VmHostSoftware,
+    MaasRegionApiVersion, MaasRegionControllers, MaasRegistration, MaasTls, OsRelease, PendingApply,
+    RackdConf, RegiondConf, SystemdUnits, VmHostSoftware,
 )}
 
 _MARK = "##maas-ha-fact"

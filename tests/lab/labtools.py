@@ -146,7 +146,8 @@ class Lab:
         """Run pyinfra on the lab inventory (at -vv unless told); keep its output as a test
         artefact. -vvv also prints every command's input and output, and every fact's output.
 
-        `on_line(line)` sees each output line as it comes (to inject a fault mid-run)."""
+        `on_line(line)` sees each output line as it comes (to inject a fault mid-run); while
+        it runs, `self.running` is pyinfra's process (to interrupt it)."""
         # pyinfra of the interpreter running the tests (the project virtualenv under `make`),
         # not whichever `pyinfra` is first on PATH.
         command = [sys.executable, "-m", "pyinfra", "-y", verbosity, "inventories/lab.py", deploy_file, *args]
@@ -154,6 +155,7 @@ class Lab:
         process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True,
                                    env={**os.environ, **(env or {})})
+        self.running = process
         lines = []
         deadline = time.monotonic() + 1800
         for line in process.stdout:

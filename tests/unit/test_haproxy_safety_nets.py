@@ -1,6 +1,8 @@
-"""HAProxy's safety nets against a throwaway HAProxy on 127.0.0.1, in front of two fake regions
-(small HTTP servers answering the health check): a config HAProxy refuses never replaces the
-live one, and a region is not drained while no other region is UP and ready."""
+"""HAProxy's safety nets against a throwaway HAProxy on 127.0.0.1 (master-worker, as systemd runs
+it), in front of two fake regions (small HTTP servers answering the health check): a config
+HAProxy refuses never replaces the live one, a reload HAProxy cannot carry out puts the previous
+config back, a config written by a run that stopped before the reload is loaded by the next, and
+a region is not drained while no other region is UP and ready."""
 
 from __future__ import annotations
 
@@ -21,7 +23,6 @@ from operations.haproxy import render_config
 from real_tools import missing, require_program
 
 BACKEND = "maas_regions"
-RELOAD = "systemctl reload-or-restart haproxy"
 
 
 class FakeRegion:
@@ -53,8 +54,9 @@ class FakeRegion:
 
 
 class Haproxy:
-    """A throwaway HAProxy (foreground, `-db`) with the config maas-ha renders, its admin socket
-    and config in a temporary directory."""
+    """A throwaway HAProxy (master-worker `-W` as under systemd, in the foreground `-db`) with
+    the config maas-ha renders, its admin socket and config in a temporary directory. Its
+    reload is the master's SIGUSR2, what systemd's `reload` sends."""
 
     def __init__(self, binary: str, workdir: str, regions: list[FakeRegion]):
         self.binary, self.regions = binary, regions
@@ -63,10 +65,10 @@ class Haproxy:
         self.port = free_port()
         with open(self.config, "w") as config:
             config.write(self.render())
-        self.process = subprocess.Popen([binary, "-db", "-f", self.config], stdout=subprocess.DEVNULL,
+        self.process = subprocess.Popen([binary, "-W", "-db", "-f", self.config], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE, text=True)
-        self.host = LocalHost("lb1", env={"PATH": f"{os.path.dirname(binary)}:{os.environ['PATH']}"},
-                              stand_ins={RELOAD: "true"})
+        self.reload = f"kill -USR2 {self.process.pid}"
+        self.host = LocalHost("lb1", env={"PATH": f"{os.path.dirname(binary)}:{os.environ['PATH']}"})
         self.wait_for(lambda: self.status() == {"region1": "UP", "region2": "UP"}, "both regions UP")
 
     def render(self, **kwargs) -> str:
@@ -91,6 +93,11 @@ class Haproxy:
             return {}
         rows = [line.split(",") for line in self.admin("show stat").splitlines()]
         return {row[1]: row[17] for row in rows if row[0] == BACKEND and row[1].startswith("region")}
+
+    def info(self) -> dict:
+        """`show info` of the running worker: {"Pid": ..., "Maxconn": ...}."""
+        lines = self.admin("show info").splitlines()
+        return dict(line.split(": ", 1) for line in lines if ": " in line)
 
     def admin_states(self) -> dict:
         """Server -> srv_admin_state (`show servers state`: 0 ready, 8 drain)."""
@@ -141,29 +148,83 @@ def leftovers(lb) -> list[str]:
                   if name.startswith("haproxy.cfg.") and name != "haproxy.cfg")
 
 
+def install(lb, content: str):
+    return lb.host.run(haproxy_ops.config, content, path=lb.config)
+
+
+def load(lb):
+    return lb.host.run(haproxy_ops.loaded, path=lb.config, socket=lb.socket, reload=lb.reload, timeout=5)
+
+
 def test_an_accepted_config_replaces_the_live_one_and_reloads(lb):
-    """The positive control: the same commands put a config HAProxy accepts live."""
-    before, wanted = open(lb.config).read(), lb.render(server_maxconn=128)
-    outcome = lb.host.run(haproxy_ops.config, wanted, path=lb.config)
+    """The positive control: the same commands put a config HAProxy accepts live, and HAProxy
+    runs it (a new worker, with the new maxconn)."""
+    before, wanted = open(lb.config).read(), lb.render(maxconn=1234)
+    worker = lb.info()["Pid"]
+    outcome = install(lb, wanted)
     assert outcome.ok, outcome.stderr
     assert open(lb.config).read() == wanted
     backups = [name for name in leftovers(lb) if ".bak-" in name]
     assert len(backups) == 1 and open(os.path.join(os.path.dirname(lb.config), backups[0])).read() == before
-    assert outcome.ran[-1] == RELOAD
+
+    outcome = load(lb)
+    assert outcome.ok, outcome.stderr
+    info = lb.info()
+    assert info["Pid"] != worker and info["Maxconn"] == "1234"
+    assert [name for name in leftovers(lb) if ".bak-" not in name] == []  # no marker, no previous copy
+    lb.wait_for(lambda: lb.status() == {"region1": "UP", "region2": "UP"}, "both regions UP")
+    assert lb.answers()
+
+
+def test_a_reload_haproxy_cannot_carry_out_puts_the_previous_config_back(lb):
+    """`haproxy -c` accepts a frontend on a port another program holds; only the new worker
+    finds out, and the old one goes on with the old config while the reload "succeeded"."""
+    before, worker, maxconn = open(lb.config).read(), lb.info()["Pid"], lb.info()["Maxconn"]
+    taken = lb.regions[0].port  # a fake region listens there
+    broken = lb.render(maxconn=1234).replace(f"bind 127.0.0.1:{lb.port}", f"bind 127.0.0.1:{taken}")
+    assert broken != lb.render(maxconn=1234)
+
+    assert install(lb, broken).ok  # validated: haproxy -c does not bind
+    outcome = load(lb)
+
+    assert not outcome.ok
+    assert f"HAProxy on lb1 did not load {lb.config} (no new worker after 5s" in outcome.stderr
+    assert "the previous config is back in place and running" in outcome.stderr
+    assert open(lb.config).read() == before
+    assert [name for name in leftovers(lb) if ".bak-" not in name] == []  # no marker left
+    assert lb.process.poll() is None and lb.answers()
+    # HAProxy is reloaded onto the previous config: a new worker, with the old maxconn
+    lb.wait_for(lambda: lb.info()["Pid"] != worker, "a worker on the previous config")
+    assert lb.info()["Maxconn"] == maxconn
+
+
+def test_a_config_written_by_a_stopped_run_is_loaded_by_the_next(lb):
+    """A run stopped after the new file went in, before the reload: the next run finds the file
+    right, and still has HAProxy load it."""
+    worker = lb.info()["Pid"]
+    assert install(lb, lb.render(maxconn=1234)).ok  # ... and the run stops here
+
+    again = install(lb, lb.render(maxconn=1234))
+    assert again.ok and again.ran == []  # the file is right
+    outcome = load(lb)
+    assert outcome.ok, outcome.stderr
+    assert lb.info()["Maxconn"] == "1234" and lb.info()["Pid"] != worker
+    # and once HAProxy runs it, nothing is due
+    assert load(lb).ran == []
 
 
 def test_a_refused_config_leaves_the_live_one_untouched(lb):
     before = open(lb.config).read()
     broken = lb.render(server_maxconn=128).replace("balance source", "balance nonsense")
 
-    outcome = lb.host.run(haproxy_ops.config, broken, path=lb.config)
+    outcome = install(lb, broken)
 
     assert not outcome.ok
     assert f"haproxy rejected the new config (lb1); {lb.config} is unchanged" in outcome.stderr
     assert "balance only supports" in outcome.stderr  # HAProxy's own reason is shown
     assert open(lb.config).read() == before
     assert leftovers(lb) == []  # neither the rejected file nor a backup is left
-    assert RELOAD not in outcome.ran
+    assert load(lb).ran == []  # nothing for HAProxy to load
     assert lb.process.poll() is None and lb.answers()
 
 

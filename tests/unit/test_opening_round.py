@@ -13,7 +13,8 @@ from run import gather as gather_module
 from run.batch import BATCHABLE
 
 RACK_PARTS = [["MaasInstall", {}], ["OsRelease", {}], ["VmHostSoftware", {}], ["MaasRegistration", {}],
-              ["RackdConf", {"path": "/etc/maas/rackd.conf"}], ["SystemdUnits", {"units": ["maas-rackd"]}]]
+              ["RackdConf", {"path": "/etc/maas/rackd.conf"}], ["PendingApply", {"path": "/etc/maas/rackd.conf"}],
+              ["SystemdUnits", {"units": ["maas-rackd"]}]]
 REGION_UNITS = ["named", "maas-temporal", "maas-temporal-worker", "maas-apiserver", "maas-regiond"]
 
 
@@ -62,7 +63,8 @@ def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_
                               "side_by_side": False}
     assert batches["r1"] == {"facts": [
         ["MaasInstall", {}], ["OsRelease", {}], ["MaasRegistration", {}],
-        ["RegiondConf", {"path": "/etc/maas/regiond.conf"}], ["MaasRegionApiVersion", {}],
+        ["RegiondConf", {"path": "/etc/maas/regiond.conf"}], ["PendingApply", {"path": "/etc/maas/regiond.conf"}],
+        ["MaasRegionApiVersion", {}],
         ["MaasCliProfiles", {"maas_cli": "maas"}], ["MaasAdminUser", {"flavour": "deb", "username": "admin"}],
         ["SystemdUnits", {"units": REGION_UNITS}],
         ["MaasRackControllers", {"maas_cli": "maas", "profile": "maas-ha"}],

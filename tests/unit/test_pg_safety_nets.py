@@ -15,9 +15,11 @@ import tempfile
 
 import pytest
 
+from facts.pg_reload import PgHbaLoaded
 from local_host import RUNUSER, LocalHost, free_port
 from facts.pg_cluster import PostgresClusters
 from operations import maas_pg
+from operations._plan_pg import hba_reload_due
 from real_tools import missing, require_postgres_bin, require_program
 
 DROPIN = "50-maas-ha.conf"
@@ -141,7 +143,7 @@ def test_overridden_setting_is_rejected_and_the_previous_dropin_restored(cluster
     assert "postgresql.auto.conf:3: password_encryption overrides maas-ha" in outcome.stderr
     assert read(cluster.dropin) == before
     assert not any("pg_reload_conf" in command for command in outcome.ran[outcome.ran.index(
-        f"upload {cluster.dropin}"):])  # nothing after the check ran: no reload
+        f"upload {os.path.dirname(cluster.dropin)}/.{DROPIN}.maas-ha-new"):])  # nothing after the check ran: no reload
     assert cluster.sql("SHOW password_encryption") == "md5"
 
 
@@ -170,6 +172,25 @@ def test_pg_hba_entry_goes_live(cluster):
     rules = cluster.sql("SELECT database, user_name, address, auth_method FROM pg_hba_file_rules "
                         "WHERE address = '10.77.0.11'")
     assert rules == "{maasdb}|{maas}|10.77.0.11|scram-sha-256"
+
+
+def test_pg_hba_written_by_a_stopped_run_is_loaded_by_the_next(cluster):
+    """A run stopped after the pg_hba edit, before the reload (here: its reload does nothing):
+    the next run finds every entry in the file, and still has the server load it."""
+    entries = [{"database": "maasdb", "user": "maas", "address": "10.77.0.11", "method": "auto"}]
+    reload = maas_pg._reload(cluster.port).get_raw_value()
+    stopped = LocalHost("pg1", env=cluster.host.env, stand_ins={reload: "true"})
+    assert stopped.run(maas_pg.hba_entries, entries, port=cluster.port, backup_dir=cluster.backups).ok
+    loaded = cluster.host.get_fact(PgHbaLoaded, port=cluster.port, _sudo=True, _sudo_user="postgres")
+    assert hba_reload_due(loaded), loaded  # the fact sees the file newer than the server's load
+
+    outcome = cluster.hba(entries)
+
+    assert outcome.ok, outcome.stderr
+    assert outcome.ran[-1] == reload
+    loaded = cluster.host.get_fact(PgHbaLoaded, port=cluster.port, _sudo=True, _sudo_user="postgres")
+    assert not hba_reload_due(loaded), loaded
+    assert cluster.hba(entries).ran == []  # loaded: nothing left to do
 
 
 def test_rejected_pg_hba_is_restored_byte_for_byte(cluster):

@@ -5,6 +5,7 @@ import pytest
 from pyinfra.api import OperationError, OperationValueError
 
 from operations._plan_pg import (
+    hba_reload_due,
     check_settings,
     plan_hba,
     plan_settings,
@@ -145,3 +146,11 @@ def test_auto_method_follows_the_server_version():
     assert plan_hba(wanted, current, "140011")["replace"] == [
         (5, "host maasdb maas 10.0.0.11/32 scram-sha-256")]
     assert wanted[0]["method"] == "auto"  # the plan does not change its input
+
+
+def test_pg_hba_changed_after_the_last_load_needs_a_reload():
+    """A run stopped between editing pg_hba.conf and the reload: the file is newer than the
+    server's last config load."""
+    assert hba_reload_due({"loaded_at": 1000.5, "hba_mtime": 1000.75})
+    assert not hba_reload_due({"loaded_at": 1000.5, "hba_mtime": 1000.25})
+    assert not hba_reload_due({})  # the server did not answer: nothing to tell

@@ -13,10 +13,11 @@ SNAP = {"flavour": "snap", "flavours": ["snap"], "version": "3.5.13", "series": 
 RUNNING = {"load": "loaded", "active": "active", "sub": "running", "enabled": "enabled"}
 
 
-def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True, rackd=RUNNING):
+def _topology(conf_urls=URLS, registered=True, install=SNAP, exists=True, rackd=RUNNING, pending=False):
     conf = {"exists": exists, "settings": {"maas_url": conf_urls} if exists else {}}
     return SimpleNamespace(
         regions=[], region_urls=URLS, installs={"k1": install}, rack_confs={"k1": conf},
+        rack_pending={"k1": pending},
         registrations={"k1": {"maas_id": "k1id", "secret_sha256": "ab" if registered else "cd"}},
         secret_sha256="ab", rack_units={"k1": {"snap.maas.pebble": rackd}},
     )
@@ -35,6 +36,8 @@ def test_any_step_due_keeps_the_rack_in(inventory_factory):
     assert not rack_settled(_topology(registered=False), rack)
     assert not rack_settled(_topology(install=dict(SNAP, snap_channel="3.4/stable")), rack)
     assert not rack_settled(_topology(conf_urls=URLS[:1]), rack)
+    # rackd.conf written by a run that stopped before rackd restarted
+    assert not rack_settled(_topology(pending=True), rack)
 
 
 def test_rackd_not_running_keeps_the_rack_in(inventory_factory):
@@ -52,7 +55,7 @@ def test_rackd_conf_must_list_exactly_the_regions(inventory_factory):
     assert not lists_every_region(_topology(conf_urls=URLS[0]), rack)  # plain string: upgraded to a list
     assert not lists_every_region(_topology(conf_urls=list(reversed(URLS))), rack)
     assert not lists_every_region(_topology(exists=False), rack)
-    assert not lists_every_region(SimpleNamespace(rack_confs={}, region_urls=URLS), rack)
+    assert not lists_every_region(SimpleNamespace(rack_confs={}, rack_pending={}, region_urls=URLS), rack)
 
 
 def test_dhcp_notes_name_the_vlan_and_the_way_out():
@@ -75,7 +78,7 @@ def _region_and_rack(inventory_factory, flavour, install):
     unit = "maas-rackd" if flavour == "deb" else "snap.maas.pebble"
     topology = SimpleNamespace(
         regions=[host], region_urls=URLS, installs={"r1": install},
-        rack_confs={"r1": {"exists": True, "settings": {"maas_url": URLS}}},
+        rack_confs={"r1": {"exists": True, "settings": {"maas_url": URLS}}}, rack_pending={},
         registrations={"r1": {"maas_id": "r1id", "secret_sha256": "ab"}},  # the region's own
         secret_sha256="ab", rack_units={"r1": {unit: RUNNING}},
     )

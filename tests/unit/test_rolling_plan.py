@@ -1,6 +1,6 @@
 """Which regions a run restarts (deploys/rolling_restart.restart_reason)."""
 
-from deploys.rolling_restart import restart_reason
+from deploys.rolling_restart import PENDING_REASON, restart_reason
 from keyed_fixtures import keyed
 
 SETTINGS = {
@@ -36,3 +36,12 @@ def test_snap_not_in_region_mode_restarts():
     snap = {**SETTINGS, "flavour": "snap"}
     assert restart_reason(snap, CURRENT, {"mode": "rack"}, answers=True) == "regiond.conf: snap run mode"
     assert restart_reason(snap, CURRENT, {"mode": "region"}, answers=True) is None
+
+
+def test_file_written_by_a_stopped_run_restarts_although_it_is_right():
+    """A run stopped between writing regiond.conf and restarting the region: the file holds the
+    wanted settings, but the region may run the old ones until it restarts."""
+    assert restart_reason(SETTINGS, CURRENT, {}, answers=True, pending=True) == PENDING_REASON
+    # a change still names the keys that change
+    assert restart_reason({**SETTINGS, "num_workers": 2}, CURRENT, {}, answers=True, pending=True) == \
+        "regiond.conf: num_workers"

@@ -121,10 +121,11 @@ def test_registration_skip_rule_agrees_with_register(registration):
     {"exists": False, "settings": {"maas_url": URLS}},
     None,
 ])
-def test_rackd_conf_skip_rule_agrees_with_region_urls(conf):
-    topology = SimpleNamespace(rack_confs={"k1": conf}, region_urls=URLS)
+@pytest.mark.parametrize("pending", [False, True])
+def test_rackd_conf_skip_rule_agrees_with_region_urls(conf, pending):
+    topology = SimpleNamespace(rack_confs={"k1": conf}, rack_pending={"k1": pending}, region_urls=URLS)
     assert lists_every_region(topology, SimpleNamespace(name="k1")) == no_change(
-        maas_rack.region_urls, {"RackdConf": conf}, flavour="deb", region_urls=URLS)
+        maas_rack.region_urls, {"RackdConf": conf, "PendingApply": pending}, flavour="deb", region_urls=URLS)
 
 
 RUNNING = {"load": "loaded", "active": "active", "sub": "running", "enabled": "enabled"}
