@@ -158,4 +158,5 @@ def hba_without(topology, remaining, leaving):
         port=config.get(host, "maas_db_port"),
         backup_dir=config.get(host, "maas_pg_backup_dir"),
         backup_databases=(config.get(host, "maas_db_name"),),
+        backup_keep=config.get(host, "maas_pg_backup_keep"),
     )

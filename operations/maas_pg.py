@@ -597,6 +597,7 @@ def hba_region_lines_absent(
     port: int = 5432,
     backup_dir: str = DEFAULT_BACKUP_DIR,
     backup_databases=("maasdb",),
+    backup_keep: int = DEFAULT_BACKUP_KEEP,
 ):
     """Remove the ``pg_hba.conf`` lines of regions that are gone: lines for ``database`` and
     ``user`` open to one address that is not in ``keep`` (:func:`operations._plan_pg.stale_region_lines`).
@@ -608,7 +609,8 @@ def hba_region_lines_absent(
     + keep: addresses (or one-address networks) whose lines stay: every region in the
       inventory, and every region MAAS still knows
     + port: the cluster's port, which picks the cluster on a host with several
-    + backup_dir, backup_databases: where the ``pg_dump`` taken before a change goes
+    + backup_dir, backup_databases, backup_keep: where the ``pg_dump`` taken before a change
+      goes, and how many of them are kept
 
     **Example:**
 
@@ -637,7 +639,7 @@ def hba_region_lines_absent(
     timestamp = files_util.get_timestamp()
     backup = f"{hba_file}.bak-{timestamp}"
     removed = ", ".join(f"line {entry['line']} ({entry['address']})" for entry in stale)
-    yield from backup_commands(port, backup_dir, backup_databases, timestamp)
+    yield from backup_commands(port, backup_dir, backup_databases, timestamp, backup_keep)
     yield StringCommand("cp -a", QuoteString(hba_file), QuoteString(backup))
     edits = [bit for entry in stale for bit in ("-e", QuoteString(f"{entry['line']}d"))]
     yield StringCommand("sed -i", *edits, QuoteString(hba_file))
