@@ -5,6 +5,8 @@ Environment knobs (for rehearsals and tests):
     MAAS_HA_REGION_FLAVOUR / MAAS_HA_RACK_FLAVOUR   deb | snap (default deb regions, snap racks)
     MAAS_HA_REGIONS   comma list of region hosts, primary first (default: every lab region)
     MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack)
+    MAAS_HA_POSTGRES  comma list of database hosts (default: pg1; "pg1,pg2,pg3" for the
+        Patroni cluster, with `labctl.py up --extra pg2,pg3`)
     MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: every lab HAProxy; "" for none)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
@@ -24,6 +26,8 @@ import os
 import secrets
 from pathlib import Path
 
+# the PostgreSQL cluster's own secrets (config.CLUSTER_SECRETS)
+CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password")
 LAB = Path(os.environ.get("MAAS_HA_LAB_DIR", "/var/lib/maas-ha-lab"))
 
 
@@ -32,7 +36,7 @@ def _lab_secrets() -> dict:
     path = LAB / "secrets.json"
     values = json.loads(path.read_text()) if path.exists() else {}
     wanted = [f"{prefix}{key}" for prefix in ("", "b_")
-              for key in ("maas_db_password", "maas_admin_password")]
+              for key in ("maas_db_password", "maas_admin_password", *CLUSTER_SECRETS)]
     missing = [key for key in wanted if key not in values]
     if missing:
         values.update({key: secrets.token_urlsafe(18) for key in missing})
@@ -100,6 +104,8 @@ for _key, _env in (("maas_db_password", "MAAS_HA_DB_PASSWORD"), ("maas_admin_pas
 
 maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],
+    # used when MAAS_HA_POSTGRES names three hosts (a Patroni cluster)
+    **{key: _all_secrets[_lab_secrets_key(key)] for key in CLUSTER_SECRETS},
 })
 maas_region = ([_host(name) for name in _pick("maas_region", "MAAS_HA_REGIONS")], {
     "maas_flavour": _region_flavour,

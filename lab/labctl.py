@@ -195,6 +195,29 @@ def cmd_reset(args):
         _boot_all(args.hosts, img, infos, args.parallel, args.timeout)
 
 
+def cmd_stop(args):
+    """Power hosts off (as a crash of the machine would look to the others); their disks stay."""
+    doc = _read_hosts_json()
+    for h in args.hosts:
+        if not doc or h not in doc["hosts"]:
+            raise LabError("%s is not a host of the running lab" % h)
+    with locked(STATE_LOCK):
+        H.stop_many(args.hosts)
+
+
+def cmd_start(args):
+    """Boot stopped hosts again from their own disks (what `stop` left)."""
+    doc = _read_hosts_json()
+    for h in args.hosts:
+        if not doc or h not in doc["hosts"]:
+            raise LabError("%s is not a host of the running lab" % h)
+    with locked(STATE_LOCK):
+        img = image.build_all(use_standin=not args.no_standin)
+        infos = {h: H.host_info(h) for h in doc["hosts"]}
+        _boot_all([h for h in args.hosts if not H.running_pid(h)], img, infos, args.parallel,
+                  args.timeout)
+
+
 def cmd_exec(args):
     """Run a command in a host over ssh; exits with the command's status."""
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -256,7 +279,7 @@ def main(argv=None):
 
     sp = sub.add_parser("up", help="build caches, boot hosts, write hosts.json")
     sp.add_argument("--racks", type=int, default=2, help="number of rack hosts (default 2)")
-    sp.add_argument("--extra", default="", help="comma list of region3,b-pg1,b-region1")
+    sp.add_argument("--extra", default="", help="comma list of region3,pg2,pg3,b-pg1,b-region1")
     sp.add_argument("--flavour", choices=["deb", "snap"], default=None,
                     help="recorded in hosts.json for inventories (hosts are the same for both)")
     common(sp)
@@ -267,6 +290,13 @@ def main(argv=None):
     sp.add_argument("hosts", nargs="+")
     common(sp)
     sp.set_defaults(func=cmd_reset)
+    sp = sub.add_parser("stop", help="power hosts off, keeping their disks")
+    sp.add_argument("hosts", nargs="+")
+    sp.set_defaults(func=cmd_stop)
+    sp = sub.add_parser("start", help="boot hosts that `stop` powered off")
+    sp.add_argument("hosts", nargs="+")
+    common(sp)
+    sp.set_defaults(func=cmd_start)
     sp = sub.add_parser("exec", help="run a command in a host via ssh")
     sp.add_argument("host")
     sp.add_argument("command", nargs=argparse.REMAINDER)

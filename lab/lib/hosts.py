@@ -25,11 +25,14 @@ FIXED_HOSTS = {
     "region2": (12, "maas_region", "region", "a"),
     "lb1": (13, "maas_haproxy", "haproxy", "a"),
     "region3": (14, "maas_region_spare", "region", "a"),
+    # the PostgreSQL cluster's other members (inventory: MAAS_HA_POSTGRES=pg1,pg2,pg3)
+    "pg2": (16, "maas_postgres_spare", "postgres", "a"),
+    "pg3": (17, "maas_postgres_spare", "postgres", "a"),
     "b-pg1": (30, "b_maas_postgres", "postgres", "b"),
     "b-region1": (31, "b_maas_region", "region", "b"),
 }
 DEFAULT_FIXED = ["pg1", "region1", "region2", "lb1"]
-OPTIONAL_FIXED = ["region3", "b-pg1", "b-region1"]
+OPTIONAL_FIXED = ["region3", "pg2", "pg3", "b-pg1", "b-region1"]
 MAX_RACKS = 100
 SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
             "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5"]
