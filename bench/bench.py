@@ -10,11 +10,12 @@ For each rack count and each run, on a fresh lab (``labctl down`` + ``up --racks
 - ``floor``: pyinfra connecting to every host and running one command
   (``pyinfra -y inventories/lab.py exec -- true``), measured in the same lab session.
 
-Every lab session holds the machine-wide lab lock and ends with ``labctl down``. Results go
-to ``bench/results/latest.json`` and ``latest.md`` (median and spread) and, unless
-``--no-readme``, to the README's "Benchmark" section. ``--ref`` measures a git revision
-(exported with ``git archive`` to a temporary directory) instead of the working tree, so a
-before/after comparison does not depend on what else is being edited in the checkout.
+Every lab session holds its lab slot's lock (``MAAS_HA_LAB_SLOT``) and ends with ``labctl
+down``. Results go to ``bench/results/latest.json`` and ``latest.md`` (median and spread)
+and, unless ``--no-readme``, to the README's "Benchmark" section. ``--ref`` measures a git
+revision (exported with ``git archive`` to a temporary directory) instead of the working
+tree, so a before/after comparison does not depend on what else is being edited in the
+checkout.
 The goals are reported, never asserted: the benchmark measures, the tests check behaviour.
 """
 
@@ -36,9 +37,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from lab.lib import slot  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 COUNTING = REPO / "bench" / "counting.py"
-LOCK = "/run/lock/maas-ha-lab.session"
+LOCK = slot.current().session_lock  # MAAS_HA_LAB_SLOT: which of the machine's labs
 LAB = [sys.executable, str(REPO / "lab" / "labctl.py")]
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
@@ -56,7 +61,7 @@ def log(message: str) -> None:
 
 @contextmanager
 def lab_lock():
-    """The machine-wide lab lock (the same one tests/lab and operators take)."""
+    """The lab slot's session lock (the same one tests/lab and operators take)."""
     with open(LOCK, "a") as handle:
         log("waiting for the lab lock")
         fcntl.flock(handle, fcntl.LOCK_EX)

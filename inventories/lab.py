@@ -2,6 +2,8 @@
 by `make lab-up`. Secrets are generated once per lab and kept root-only beside it.
 
 Environment knobs (for rehearsals and tests):
+    MAAS_HA_LAB_SLOT  which of the machine's labs (0..3, default 0; slot N's hosts.json is in
+        /var/lib/maas-ha-lab-N); MAAS_HA_LAB_DIR names the lab's directory outright
     MAAS_HA_REGION_FLAVOUR / MAAS_HA_RACK_FLAVOUR   deb | snap (default deb regions, snap racks)
     MAAS_HA_REGIONS   comma list of region hosts, primary first (default: every lab region)
     MAAS_HA_RACKS     comma list of rack hosts (default: every lab rack)
@@ -21,6 +23,7 @@ sudo (``_sudo``); the login user is the lab's ``ssh_user`` (MAAS_HA_LAB_SSH_USER
 lab is brought up gives a lab that lets root in, and then no sudo is used).
 """
 
+import importlib.util
 import json
 import os
 import secrets
@@ -28,7 +31,22 @@ from pathlib import Path
 
 # the PostgreSQL cluster's own secrets (config.CLUSTER_SECRETS)
 CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password")
-LAB = Path(os.environ.get("MAAS_HA_LAB_DIR", "/var/lib/maas-ha-lab"))
+
+
+def _lab_dir() -> Path:
+    """The lab's directory, as the lab tools derive it (lab/lib/slot.py, loaded by path: the
+    inventory runs from any working directory)."""
+    path = Path(__file__).resolve().parent.parent / "lab" / "lib" / "slot.py"
+    spec = importlib.util.spec_from_file_location("maas_ha_lab_slot", path)
+    slots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slots)
+    try:
+        return Path(slots.state_dir())
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+LAB = _lab_dir()
 
 
 def _lab_secrets() -> dict:
@@ -124,7 +142,7 @@ maas_haproxy = [_host(name) for name in _pick("maas_haproxy", "MAAS_HA_HAPROXY")
 _dhcp = os.environ.get("MAAS_HA_DHCP_VLAN")
 if _dhcp:
     _primary, _secondary = _dhcp.split(",")
-    _net = _lab["network"].rsplit(".", 1)[0]  # 10.77.0.0/24 -> 10.77.0
+    _net = _lab["network"].rsplit(".", 1)[0]  # 10.77.N.0/24 -> 10.77.N
     maas_region[1]["maas_dhcp_vlans"] = [{
         "fabric": "fabric-0", "vid": 0, "primary_rack": _primary, "secondary_rack": _secondary,
         "dynamic_range": {"start": f"{_net}.200", "end": f"{_net}.220"},

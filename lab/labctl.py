@@ -4,6 +4,8 @@
 The lab is a set of Debian bookworm hosts booted with systemd-nspawn on this machine, each in
 its own network namespace on the private bridge mhlab0 (10.77.0.0/24, no route out), sharing a
 cached base image through overlays and a local apt repository. Production code never uses it.
+Up to four labs run side by side: MAAS_HA_LAB_SLOT=N (0..3, default 0) drives slot N's lab
+(bridge mhlabN, 10.77.N.0/24, state in /var/lib/maas-ha-lab-N; slot 0 is the lab above).
 
   python3 lab/labctl.py up [--racks N] [--extra region3,b-pg1,b-region1] [--flavour deb|snap]
   python3 lab/labctl.py down
@@ -27,10 +29,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from lib import slot  # noqa: E402
+
+try:
+    slot.current()
+except ValueError as exc:  # before the library derives every name from it
+    sys.exit("labctl: %s" % exc)
+
 from lib import hosts as H  # noqa: E402
 from lib import image, net  # noqa: E402
-from lib.common import (HOSTS_JSON, STATE_DIR, LabError, ensure_tools, locked, log,  # noqa: E402
-                        raise_kernel_limits, require_root, restore_kernel_limits)
+from lib.common import (HOSTS_JSON, SLOT, STATE_DIR, LabError, ensure_tools, locked,  # noqa: E402
+                        log, raise_kernel_limits, require_root, restore_kernel_limits)
 
 STATE_LOCK = os.path.join(STATE_DIR, ".lock")
 
@@ -142,8 +151,8 @@ def cmd_up(args):
             _boot_all(to_boot, img, infos, args.parallel, args.timeout)
         finally:
             _write_hosts_json([h for h in wanted if H.running_pid(h)], args.flavour)
-    log("lab up: %d host(s) in %.0f s; inventory data in %s"
-        % (len(wanted), time.monotonic() - t0, HOSTS_JSON))
+    log("lab up (slot %d, %s): %d host(s) in %.0f s; inventory data in %s"
+        % (SLOT.number, net.NETWORK, len(wanted), time.monotonic() - t0, HOSTS_JSON))
 
 
 def cmd_down(args):
@@ -160,7 +169,12 @@ def cmd_down(args):
         for veth in net.leftover_veths():
             subprocess.run(["ip", "link", "del", veth], stderr=subprocess.DEVNULL)
         net.remove_bridge()
-        restore_kernel_limits()
+        others = H.other_slots_running()
+        if others:  # their containers still need the raised limits; the next down restores
+            log("kernel limits left raised: lab slot(s) %s still run"
+                % ", ".join(str(n) for n in others))
+        else:
+            restore_kernel_limits()
         for sub in ("hosts", "run", "logs"):
             shutil.rmtree(os.path.join(STATE_DIR, sub), ignore_errors=True)
         for f in ("hosts.json", "hosts.json.tmp", "id_ed25519", "id_ed25519.pub"):
@@ -173,7 +187,7 @@ def cmd_down(args):
         os.rmdir(STATE_DIR)
     except OSError:
         pass
-    log("lab down in %.1f s" % (time.monotonic() - t0))
+    log("lab down (slot %d) in %.1f s" % (SLOT.number, time.monotonic() - t0))
 
 
 def cmd_reset(args):
@@ -235,7 +249,7 @@ def cmd_status(args):
     names = sorted(set(H.recorded_hosts()) | set((doc or {}).get("hosts", {})),
                    key=lambda n: H.host_info(n)["address"].rsplit(".", 1)[1].zfill(3))
     if not names:
-        print("lab is down")
+        print("lab is down (slot %d)" % SLOT.number)
         return 1
     print("%-10s %-12s %-18s %-8s %s" % ("HOST", "ADDRESS", "GROUP", "PID", "SSH"))
     bad = 0
@@ -247,7 +261,8 @@ def cmd_status(args):
         print("%-10s %-12s %-18s %-8s %s" % (n, info["address"], info["group"], pid or "-",
                                              "up" if ok else "DOWN"))
     if doc:
-        print("inventory: %s  key: %s" % (HOSTS_JSON, doc["ssh_key"]))
+        print("slot %d (%s)  inventory: %s  key: %s"
+              % (SLOT.number, doc["network"], HOSTS_JSON, doc["ssh_key"]))
     return 1 if bad else 0
 
 
@@ -260,8 +275,13 @@ def cmd_gc(args):
         keep = [os.path.dirname(img.rootfs), img.repo, os.path.dirname(img.layer)]
         if img.standin_key:
             keep.append(os.path.join(image.CACHE_DIR, "standin-" + img.standin_key))
-        for path in image.gc(keep):
-            log("removed %s" % path)
+        with image.cache_locked():  # no other slot builds meanwhile
+            others = H.other_slots_running()
+            if others:  # the cache is shared: their hosts may boot from an older entry
+                raise LabError("lab slot(s) %s run hosts from the shared cache; gc when they are down"
+                               % ", ".join(str(n) for n in others))
+            for path in image.gc(keep):
+                log("removed %s" % path)
 
 
 def main(argv=None):

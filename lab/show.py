@@ -1,7 +1,8 @@
 """Show what the deploy built in the lab: regions and racks as the MAAS API lists them,
 HAProxy's view of its backends, and the API answering through HAProxy.
 
-Lab tooling (test equipment): reads /var/lib/maas-ha-lab/hosts.json; never prints a secret.
+Lab tooling (test equipment): reads the lab's hosts.json (/var/lib/maas-ha-lab/, or the
+slot's dir with MAAS_HA_LAB_SLOT); never prints a secret.
 """
 
 import json
@@ -14,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lab.lib import slot  # noqa: E402
 from operations.maas_api_client import MaasClient  # noqa: E402
 
-LAB = Path("/var/lib/maas-ha-lab")
+LAB = Path(slot.state_dir())
 
 
 def ssh(hosts: dict, name: str, command: str) -> str:

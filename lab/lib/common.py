@@ -13,10 +13,12 @@ import sys
 import time
 from contextlib import contextmanager
 
+from . import slot
+
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CACHE_DIR = os.environ.get("MHLAB_CACHE_DIR", "/var/cache/maas-ha-lab")
-STATE_DIR = (os.environ.get("MHLAB_STATE_DIR") or os.environ.get("MAAS_HA_LAB_DIR")
-             or "/var/lib/maas-ha-lab")
+SLOT = slot.current()                         # MAAS_HA_LAB_SLOT: which lab of this machine
+STATE_DIR = slot.state_dir()
 HOSTS_JSON = os.path.join(STATE_DIR, "hosts.json")
 SSH_KEY = os.path.join(STATE_DIR, "id_ed25519")
 RUN_DIR = os.path.join(STATE_DIR, "run")      # one JSON record per started container

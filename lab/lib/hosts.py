@@ -1,7 +1,7 @@
 """Test equipment: the lab's host catalogue and the systemd-nspawn containers that run them.
 
 Every container is started detached with its PID (and the PID's start time, to survive PID
-reuse) recorded in /var/lib/maas-ha-lab/run/<name>.json before anything else happens, so
+reuse) recorded in <state dir>/run/<name>.json before anything else happens, so
 `down` can stop exactly what `up` started, even after a partial `up`.
 """
 
@@ -15,8 +15,9 @@ import subprocess
 import time
 
 from . import net
-from .common import (HOSTS_DIR, LOG_DIR, OPERATOR_UID, OPERATOR_USER, RUN_DIR, SSH_KEY, LabError,
-                     domain, fqdn, log, login_user, run)
+from .common import (HOSTS_DIR, LOG_DIR, OPERATOR_UID, OPERATOR_USER, RUN_DIR, SLOT, SSH_KEY,
+                     LabError, domain, fqdn, log, login_user, run)
+from .slot import SLOTS, for_number
 
 # name -> (last octet, inventory group, role, MAAS instance)
 FIXED_HOSTS = {
@@ -39,7 +40,8 @@ SSH_OPTS = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/nul
 
 
 def host_info(name):
-    """Address, group, role and instance of a lab host name; LabError for unknown names."""
+    """Address (in the slot's network), group, role and instance of a lab host name;
+    LabError for unknown names."""
     if name in FIXED_HOSTS:
         octet, group, role, inst = FIXED_HOSTS[name]
     elif name.startswith("rack") and name[4:].isdigit() and 1 <= int(name[4:]) <= MAX_RACKS \
@@ -48,7 +50,7 @@ def host_info(name):
     else:
         raise LabError("unknown lab host %r (known: %s, rack1..rack%d)"
                        % (name, ", ".join(FIXED_HOSTS), MAX_RACKS))
-    return {"address": "10.77.0.%d" % octet, "group": group, "role": role, "instance": inst}
+    return {"address": SLOT.address(octet), "group": group, "role": role, "instance": inst}
 
 
 def desired_hosts(racks, extra):
@@ -65,8 +67,8 @@ def desired_hosts(racks, extra):
 
 
 def machine_name(host):
-    """nspawn machine name (contract: mhlab-<name>)."""
-    return "mhlab-" + host
+    """nspawn machine name (contract: mhlab-<name>, in slot N mhl<N>-<name>)."""
+    return SLOT.ns_prefix + host
 
 
 # ---------------------------------------------------------------- runtime records
@@ -133,10 +135,11 @@ def running_pid(host):
     return None
 
 
-def stray_nspawns():
-    """systemd-nspawn processes carrying one of our machine names and netns paths, host ->
-    PIDs, recorded or not (a crash between start and record leaves one unrecorded); found by
-    those exact arguments, never by process name."""
+def stray_nspawns(prefix=None):
+    """systemd-nspawn processes carrying one of the slot's machine names and netns paths,
+    host -> PIDs, recorded or not (a crash between start and record leaves one unrecorded);
+    found by those exact arguments, never by process name. `prefix`: another slot's."""
+    prefix = prefix or SLOT.ns_prefix
     found = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -145,11 +148,17 @@ def stray_nspawns():
         if not argv or os.path.basename(argv[0].decode(errors="replace")) != "systemd-nspawn":
             continue
         args = [a.decode(errors="replace") for a in argv]
-        machine = [a for a in args if a.startswith("--machine=mhlab-")]
-        nspath = [a for a in args if a.startswith("--network-namespace-path=/run/netns/mhlab-")]
+        machine = [a for a in args if a.startswith("--machine=" + prefix)]
+        nspath = [a for a in args if a.startswith("--network-namespace-path=/run/netns/" + prefix)]
         if machine and nspath:
-            found.setdefault(machine[0][len("--machine=mhlab-"):], []).append(int(entry))
+            found.setdefault(machine[0][len("--machine=" + prefix):], []).append(int(entry))
     return found
+
+
+def other_slots_running():
+    """Numbers of the other lab slots that have containers running on this machine."""
+    return [n for n in SLOTS
+            if n != SLOT.number and stray_nspawns(for_number(n).ns_prefix)]
 
 
 # ---------------------------------------------------------------- boot / stop

@@ -13,6 +13,10 @@ so an interrupted build never looks finished):
 
 <key> is a hash of the inputs: recipe.py's text and the mirror for base; the stand-in
 sources for standin; base+standin for repo and layer.
+
+The cache is shared by every lab slot of the machine: entries are looked up and built only
+under the cache's flock (cache_locked), so two slots never build the same entry at once, and
+a finished entry is never changed again (hosts of any slot boot from it read-only).
 """
 
 import glob
@@ -21,6 +25,7 @@ import re
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 
 from . import recipe
 from .common import (CACHE_DIR, LAB_DIR, OPERATOR_UID, OPERATOR_USER, LabError, locked, log,
@@ -308,10 +313,17 @@ def build_layer(bkey, base_dir, skey, repo_dir):
     return key, final
 
 
-def build_all(use_standin=True):
-    """Build (or find cached) everything a host boots from; returns an Image."""
+@contextmanager
+def cache_locked():
+    """Hold the cache's flock (shared by every lab slot on this machine)."""
     os.makedirs(CACHE_DIR, exist_ok=True)
     with locked(os.path.join(CACHE_DIR, ".lock")):
+        yield
+
+
+def build_all(use_standin=True):
+    """Build (or find cached) everything a host boots from; returns an Image."""
+    with cache_locked():
         mirror = find_mirror()
         bkey, base_dir = build_base(mirror)
         skey = standin_key() if use_standin else None

@@ -1,40 +1,45 @@
-"""Test equipment: the lab's private network (bridge mhlab0, one netns + veth per host).
+"""Test equipment: a lab slot's private network (bridge mhlab<N>, one netns + veth per host).
 
-Hosts get one address on 10.77.0.0/24, no default route and no NAT. The control machine
-additionally refuses to forward anything that arrives on the bridge (per-interface
-forwarding off, a policy-routing rule that answers "prohibited" for non-lab destinations,
-and iptables FORWARD drops when iptables exists), so lab traffic never leaves the machine
-even if someone turns IP forwarding on.
+Hosts get one address on the slot's 10.77.<N>.0/24 (slot.py), no default route and no NAT.
+The control machine additionally refuses to forward anything that arrives on the bridge
+(per-interface forwarding off, a policy-routing rule that answers "prohibited" for
+destinations outside the slot's network, and iptables FORWARD drops when iptables exists),
+so lab traffic never leaves the machine, nor reaches another slot's lab, even if someone
+turns IP forwarding on. Everything here is found by the slot's own names, so tearing one
+slot down never touches another's.
 """
 
 import ipaddress
 import os
 import shutil
 
-from .common import STATE_DIR, LabError, log, run
+from .common import SLOT, STATE_DIR, LabError, log, run
+from .slot import IFNAMSIZ
 
-BRIDGE = "mhlab0"
-NETWORK = "10.77.0.0/24"
-GATEWAY = "10.77.0.1"
-NS_PREFIX = "mhlab-"
-VETH_PREFIX = "mhv-"
-RULE_TABLE = "7707"
-RULE_PRIO = "7707"
-IPT_COMMENT = "maas-ha-lab"
+BRIDGE = SLOT.bridge
+NETWORK = SLOT.network
+GATEWAY = SLOT.gateway
+NS_PREFIX = SLOT.ns_prefix
+VETH_PREFIX = SLOT.veth_prefix
+RULE_TABLE = SLOT.rule_table
+RULE_PRIO = SLOT.rule_table
+IPT_COMMENT = SLOT.ipt_comment
 # `ip netns add` turns /run/netns into a mount point the first time; remember if we did that.
 RUN_NETNS_MARK = os.path.join(STATE_DIR, "run-netns-mounted-by-lab")
 
 
 def ns_name(host):
-    """Network namespace name of a lab host (contract: mhlab-<name>)."""
+    """Network namespace name of a lab host (contract: mhlab-<name>, in slot N mhl<N>-<name>)."""
     return NS_PREFIX + host
 
 
 def veth_name(host):
-    """Host-side veth name (contract: mhv-<name>, at most 15 characters)."""
+    """Host-side veth name (contract: mhv-<name>, in slot N mv<N>-<name>; at most 15
+    characters)."""
     name = VETH_PREFIX + host
-    if len(name) > 15:
-        raise LabError("host name %r too long for an interface name (%s > 15 chars)" % (host, name))
+    if len(name) > IFNAMSIZ:
+        raise LabError("host name %r too long for an interface name (%s > %d chars)"
+                       % (host, name, IFNAMSIZ))
     return name
 
 
@@ -53,7 +58,8 @@ def _sysctl(path, value):
 
 
 def check_subnet_free():
-    """Fail clearly if 10.77.0.0/24 is already routed through something that is not our bridge."""
+    """Fail clearly if the slot's network is already routed through something that is not
+    our bridge."""
     net = ipaddress.ip_network(NETWORK)
     out = run(["ip", "-4", "-o", "route", "show", "table", "all"], quiet=True).stdout
     for line in out.splitlines():
@@ -99,8 +105,7 @@ def _ensure_isolation():
     # whatever ip_forward says: local addresses are matched earlier (the local table, prio 0).
     run(["ip", "route", "replace", NETWORK, "dev", BRIDGE, "table", RULE_TABLE])
     run(["ip", "route", "replace", "prohibit", "default", "table", RULE_TABLE])
-    rules = run(["ip", "rule", "show"], quiet=True).stdout
-    if "lookup %s" % RULE_TABLE not in rules:
+    if not _our_rule_present():
         run(["ip", "rule", "add", "iif", BRIDGE, "priority", RULE_PRIO, "lookup", RULE_TABLE])
     if shutil.which("iptables"):
         for rule in (["-i", BRIDGE, "!", "-o", BRIDGE], ["-o", BRIDGE, "!", "-i", BRIDGE]):
@@ -110,9 +115,19 @@ def _ensure_isolation():
                     log("warning: iptables present but could not add a FORWARD drop rule")
 
 
+def _our_rule_present():
+    """Whether the slot's policy rule exists (the table matched as a whole word: another
+    slot's 77070 would contain 7707)."""
+    for line in run(["ip", "rule", "show"], quiet=True).stdout.splitlines():
+        words = line.split()
+        if any(a == "lookup" and b == RULE_TABLE for a, b in zip(words, words[1:])):
+            return True
+    return False
+
+
 def remove_bridge():
     """Delete the bridge and the isolation rules (only ours, found by table/comment/name)."""
-    while "lookup %s" % RULE_TABLE in run(["ip", "rule", "show"], quiet=True).stdout:
+    while _our_rule_present():
         if run(["ip", "rule", "del", "priority", RULE_PRIO, "lookup", RULE_TABLE],
                check=False, quiet=True).returncode != 0:
             break
@@ -168,14 +183,14 @@ def teardown_host_net(host):
 
 
 def leftover_namespaces():
-    """Namespaces named like ours (mhlab-*), e.g. after a partial `up`."""
+    """Namespaces named like this slot's (mhlab-* in slot 0), e.g. after a partial `up`."""
     if not os.path.isdir("/run/netns"):
         return []
     return sorted(n[len(NS_PREFIX):] for n in os.listdir("/run/netns") if n.startswith(NS_PREFIX))
 
 
 def leftover_veths():
-    """Host-side veths named like ours (mhv-*)."""
+    """Host-side veths named like this slot's (mhv-* in slot 0)."""
     out = run(["ip", "-o", "link", "show"], quiet=True).stdout
     names = []
     for line in out.splitlines():

@@ -1,8 +1,10 @@
 """End-to-end tests on the rehearsal lab. The lab is brought up once for the session and
 torn down at the end, also when a test fails (MAAS_HA_KEEP_LAB=1 keeps it for debugging).
 
-There is one lab per machine: a session holds LAB_LOCK (flock) while it uses it, and so
-should anything else that drives the lab (`flock /run/lock/maas-ha-lab.session CMD`)."""
+A machine runs up to four labs, one per slot (MAAS_HA_LAB_SLOT, lab/lib/slot.py): a session
+holds its slot's LAB_LOCK (flock) while it uses that lab, and so should anything else that
+drives it (`flock /run/lock/maas-ha-lab.session CMD` for slot 0,
+/run/lock/maas-ha-lab-N.session for slot N)."""
 
 import fcntl
 import os
@@ -12,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from labtools import REPO, Lab
+from labtools import REPO, SLOT, Lab
 
 ARTEFACTS = Path(os.environ.get("MAAS_HA_ARTEFACTS", "/var/tmp/maas-ha-test-artefacts"))
 LABCTL = [sys.executable, str(REPO / "lab" / "labctl.py")]
-LAB_LOCK = "/run/lock/maas-ha-lab.session"
+LAB_LOCK = SLOT.session_lock
 
 
 @pytest.fixture(scope="session")

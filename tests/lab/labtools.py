@@ -1,6 +1,7 @@
 """Drive the rehearsal lab from tests: ssh into lab hosts, run pyinfra, read its results.
 
-Traffic goes only to the lab's own addresses (10.77.0.0/24, hosts in namespaces the lab made).
+Traffic goes only to the lab's own addresses (its slot's network in hosts.json, hosts in
+namespaces the lab made). MAAS_HA_LAB_SLOT picks which of the machine's labs (lab/lib/slot.py).
 """
 
 from __future__ import annotations
@@ -19,11 +20,21 @@ import requests
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-LAB_DIR = Path(os.environ.get("MAAS_HA_LAB_DIR", "/var/lib/maas-ha-lab"))
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 sys.path.insert(0, str(REPO))
 
+from lab.lib import hosts as lab_hosts  # noqa: E402
+from lab.lib import slot as lab_slot  # noqa: E402
 from operations.maas_api_client import MaasClient  # noqa: E402
+
+SLOT = lab_slot.current()
+LAB_DIR = Path(lab_slot.state_dir())
+
+
+def planned_address(name: str) -> str:
+    """The address a lab host has in this slot, by the lab's own plan (usable before the lab
+    is up, e.g. in test parameters)."""
+    return lab_hosts.host_info(name)["address"]
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:

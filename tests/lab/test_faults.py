@@ -6,6 +6,7 @@ import re
 import pytest
 
 import ha_checks
+from labtools import planned_address
 
 ALL = ["pg1", "region1", "region2", "lb1", "rack1", "rack2"]
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "deb",
@@ -44,7 +45,7 @@ def test_invalid_haproxy_setting_is_refused(lab, bare):
 @pytest.mark.parametrize("setting,value", [
     ("maas_snap_channel", "3.5/stable;touch /tmp/owned"),
     ("maas_haproxy_admin_socket", "/run/haproxy/admin.sock\n    stats socket ipv4@0.0.0.0:9999 level admin"),
-    ("maas_url", "http://10.77.0.13/MAAS;$(touch /tmp/owned)'\"#"),
+    ("maas_url", f"http://{planned_address('lb1')}/MAAS;$(touch /tmp/owned)'\"#"),
 ])
 def test_hostile_values_are_refused_before_any_host_changes(lab, bare, setting, value):
     """Through the real command line (--data reaches every host): refused on the first host

@@ -3,10 +3,12 @@ behind HAProxy while API requests keep flowing through it, and none fails; an HA
 drops no request; a region that fails its restart stops the rollout there, the regions after
 it keep their old config and stay in service.
 
-Requests go to the lab's HAProxy only (10.77.0.x), bounded in count and time."""
+Requests go to the lab's HAProxy only (an address in the lab's network), bounded in count
+and time."""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 
@@ -32,7 +34,7 @@ class RequestStream:
     def __init__(self, lab, key: str, max_requests: int = 6000, max_seconds: float = 300,
                  interval: float = 0.05):
         self.base = f"http://{lab.address(LB)}/MAAS/"
-        assert self.base.startswith("http://10.77.0."), self.base
+        assert ipaddress.ip_address(lab.address(LB)) in ipaddress.ip_network(lab.spec["network"]), self.base
         self.key, self.max_requests, self.max_seconds, self.interval = key, max_requests, max_seconds, interval
         self.sent = 0
         self.failures: list[str] = []
