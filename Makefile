@@ -60,3 +60,4 @@ BENCH_RUNS ?= 5
 
 bench: install
 	$(VENV_PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)
+	$(VENV_PYTHON) bench/failover.py --runs $(BENCH_RUNS)

@@ -8,101 +8,18 @@ then changes nothing. A planned `patronictl switchover` under the same loop is m
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 
 import pytest
 
 from labtools import wait_for
-from operations.maas_api_client import MaasApiError, MaasClient
+from patroni_checks import PATRONICTL, PG, healthy, leader, members
+from write_loop import OUTAGE_GOAL, WriteLoop, stored_comments
 
-PG = ["pg1", "pg2", "pg3"]
 REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
 ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": LB,
        "MAAS_HA_RACKS": ",".join(RACKS), "MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "deb"}
-PATRONICTL = "patronictl -c /etc/patroni/config.yml"
-# The loop: at most this many writes, in at most this many seconds, one every PAUSE seconds.
-MAX_WRITES, MAX_SECONDS, PAUSE = 200, 120, 0.2
-OUTAGE_GOAL = 30  # seconds from losing the primary to the first write acknowledged again
-
-
-def members(lab, via: list[str]) -> list[dict]:
-    """`patronictl list` as data, asked on the first of `via` that answers."""
-    for name in via:
-        out = lab.ssh(name, f"{PATRONICTL} list -f json", check=False, timeout=30)
-        if out.strip():
-            return json.loads(out)
-    raise AssertionError(f"no Patroni answered on {via}")
-
-
-def leader(lab, via=PG) -> str | None:
-    running = [m["Member"] for m in members(lab, via) if m["Role"] == "Leader" and m["State"] == "running"]
-    return running[0] if running else None
-
-
-def healthy(lab, via=PG, count=3) -> bool:
-    listed = members(lab, via)
-    return (len(listed) == count and leader(lab, via) is not None
-            and all(m["State"] in ("running", "streaming") for m in listed))
-
-
-class WriteLoop:
-    """Reserved single-address IP ranges written through the load balancer, one at a time:
-    each acknowledged write is remembered by its comment, each failure by its time."""
-
-    def __init__(self, lab, tag: str):
-        self.client = MaasClient(f"http://{lab.address(LB)}/MAAS/", lab.api_key(REGIONS[0]), timeout=5, retries=0)
-        network = ipaddress.ip_network(lab.spec["network"])
-        # addresses high in the lab's network, away from hosts (only database rows are made)
-        self.addresses = list(network.hosts())[150:150 + MAX_WRITES]
-        self.tag = tag
-        self.acknowledged: list[str] = []
-        self.failures: list[tuple[float, str]] = []
-        self.successes: list[float] = []
-        self.sent = 0
-
-    def write(self) -> None:
-        address = str(self.addresses[self.sent])
-        comment = f"{self.tag}-{self.sent}"
-        self.sent += 1
-        try:
-            self.client.post("ipranges/", {"type": "reserved", "start_ip": address, "end_ip": address,
-                                           "comment": comment})
-        except (MaasApiError, OSError, Exception) as error:  # noqa: BLE001 - every failure counts
-            self.failures.append((time.monotonic(), type(error).__name__))
-            return
-        self.acknowledged.append(comment)
-        self.successes.append(time.monotonic())
-
-    def run(self, until, after: int = 10) -> None:
-        """Write until `until()` is true and `after` more writes succeeded, bounded in count
-        and time."""
-        started, done_at = time.monotonic(), None
-        while self.sent < MAX_WRITES and time.monotonic() - started < MAX_SECONDS:
-            self.write()
-            if done_at is None and until():
-                done_at = len(self.successes)
-            if done_at is not None and len(self.successes) >= done_at + after:
-                return
-            time.sleep(PAUSE)
-        raise AssertionError(f"write loop ran out ({self.sent} writes, {time.monotonic() - started:.0f} s); "
-                             f"failures: {self.failures[-5:]}")
-
-    def outage_after(self, moment: float) -> float:
-        """Seconds from `moment` to the first acknowledged write after the first failure."""
-        failed = [t for t, _ in self.failures if t >= moment]
-        if not failed:
-            return 0.0
-        back = [t for t in self.successes if t > failed[0]]
-        return (back[0] if back else float("inf")) - moment
-
-
-def stored_comments(lab, primary: str, tag: str) -> set[str]:
-    """Comments of the loop's rows, read with psql on the primary itself."""
-    out = lab.ssh(primary, "runuser -u postgres -- psql -AtX -d maasdb -c "
-                           f"\"SELECT comment FROM maasserver_iprange WHERE comment LIKE '{tag}-%'\"")
-    return set(out.split())
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +51,7 @@ def test_cluster_is_synchronous_with_rewind(lab, cluster):
 def test_writes_survive_losing_the_primary(lab, cluster):
     old = leader(lab)
     others = [name for name in PG if name != old]
-    loop = WriteLoop(lab, "pgfail")
+    loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "pgfail")
     for _ in range(20):  # before
         loop.write()
     assert len(loop.acknowledged) == 20, loop.failures
@@ -162,7 +79,7 @@ def test_writes_survive_losing_the_primary(lab, cluster):
 def test_planned_switchover(lab, cluster):
     wait_for(lambda: healthy(lab), 60, "a healthy cluster")
     old = leader(lab)
-    loop = WriteLoop(lab, "pgswitch")
+    loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "pgswitch")
     for _ in range(10):
         loop.write()
     started = time.monotonic()

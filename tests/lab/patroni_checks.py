@@ -1,0 +1,28 @@
+"""The lab's PostgreSQL cluster as Patroni reports it (`patronictl list` on a member)."""
+
+from __future__ import annotations
+
+import json
+
+PG = ["pg1", "pg2", "pg3"]
+PATRONICTL = "patronictl -c /etc/patroni/config.yml"
+
+
+def members(lab, via: list[str]) -> list[dict]:
+    """`patronictl list` as data, asked on the first of `via` that answers."""
+    for name in via:
+        out = lab.ssh(name, f"{PATRONICTL} list -f json", check=False, timeout=30)
+        if out.strip():
+            return json.loads(out)
+    raise AssertionError(f"no Patroni answered on {via}")
+
+
+def leader(lab, via=PG) -> str | None:
+    running = [m["Member"] for m in members(lab, via) if m["Role"] == "Leader" and m["State"] == "running"]
+    return running[0] if running else None
+
+
+def healthy(lab, via=PG, count=3) -> bool:
+    listed = members(lab, via)
+    return (len(listed) == count and leader(lab, via) is not None
+            and all(m["State"] in ("running", "streaming") for m in listed))
