@@ -30,7 +30,7 @@ import secrets
 from pathlib import Path
 
 # the PostgreSQL cluster's own secrets (config.CLUSTER_SECRETS)
-CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password")
+_CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password")
 
 
 def _lab_dir() -> Path:
@@ -54,7 +54,7 @@ def _lab_secrets() -> dict:
     path = LAB / "secrets.json"
     values = json.loads(path.read_text()) if path.exists() else {}
     wanted = [f"{prefix}{key}" for prefix in ("", "b_")
-              for key in ("maas_db_password", "maas_admin_password", *CLUSTER_SECRETS)]
+              for key in ("maas_db_password", "maas_admin_password", *_CLUSTER_SECRETS)]
     missing = [key for key in wanted if key not in values]
     if missing:
         values.update({key: secrets.token_urlsafe(18) for key in missing})
@@ -123,7 +123,7 @@ for _key, _env in (("maas_db_password", "MAAS_HA_DB_PASSWORD"), ("maas_admin_pas
 maas_postgres = ([_host(name) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],
     # used when MAAS_HA_POSTGRES names three hosts (a Patroni cluster)
-    **{key: _all_secrets[_lab_secrets_key(key)] for key in CLUSTER_SECRETS},
+    **{key: _all_secrets[_lab_secrets_key(key)] for key in _CLUSTER_SECRETS},
 })
 maas_region = ([_host(name) for name in _pick("maas_region", "MAAS_HA_REGIONS")], {
     "maas_flavour": _region_flavour,

@@ -135,7 +135,9 @@ def patroni_config(*, scope: str, name: str, address: str, etcd_hosts: list[str]
         "scope": scope,
         "name": name,
         "restapi": {
-            "listen": _hostport(address, PATRONI_REST_PORT),
+            # every address: the health checks come from the regions, facts and the deploy
+            # ask on 127.0.0.1
+            "listen": _hostport("::" if ":" in address else "0.0.0.0", PATRONI_REST_PORT),
             "connect_address": _hostport(address, PATRONI_REST_PORT),
             "authentication": {"username": REST_USER, "password": rest_password},
         },

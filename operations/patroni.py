@@ -185,7 +185,8 @@ def wait_for_cluster(timeout: int = 120, members: int | None = None):
         return
     what = "all" if members else "leader"
     yield StringCommand(
-        f"for i in $(seq {int(timeout)}); do patronictl -c {PATRONI_CONFIG} list -f json 2>/dev/null"
+        f"end=$(($(date +%s) + {int(timeout)})); while [ \"$(date +%s)\" -lt \"$end\" ]; do "
+        f"patronictl -c {PATRONI_CONFIG} list -f json 2>/dev/null"
         " | python3 -c", QuoteString(_LEADER_CHECK), what, str(members or 0),
         "&& exit 0; sleep 1; done; echo",
         QuoteString(f"the PostgreSQL cluster on {host.name} did not get "
@@ -248,7 +249,8 @@ def dynamic_settings(scope: str, wanted: dict, port: int = 5432,
     old = int(((current.get("postgresql") or {}).get("parameters") or {}).get("max_connections") or 100)
     new = int(wanted["postgresql"]["parameters"]["max_connections"])
     yield StringCommand(
-        f"for i in $(seq 60); do patronictl -c {PATRONI_CONFIG} list -f json | python3 -c",
+        f"end=$(($(date +%s) + 60)); while [ \"$(date +%s)\" -lt \"$end\" ]; do "
+        f"patronictl -c {PATRONI_CONFIG} list -f json | python3 -c",
         QuoteString(_PENDING_CHECK), "&& break; sleep 1; done")
     order = ("replica", "primary") if new > old else ("primary", "replica")
     for role in order:

@@ -72,6 +72,9 @@ def test_patroni_config_keeps_the_distribution_layout():
     assert doc["postgresql"]["bin_dir"] == "/usr/lib/postgresql/15/bin"
     assert doc["postgresql"]["authentication"]["replication"] == {"username": "replicator", "password": "re"}
     assert doc["restapi"]["authentication"]["password"] == "rest"
+    # the facts and the deploy ask Patroni on 127.0.0.1, the regions on its address
+    assert doc["restapi"]["listen"] == "0.0.0.0:8008"
+    assert doc["restapi"]["connect_address"] == "10.0.0.5:8008"
     assert "bootstrap" not in doc  # a joining member never creates a cluster of its own
 
 
