@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests" / "lab"))
 from bench.bench import lab, lab_lock, log  # noqa: E402
 from labtools import Lab, wait_for  # noqa: E402
 from patroni_checks import PG, healthy, leader  # noqa: E402
-from write_loop import OUTAGE_GOAL, WriteLoop, stored_comments  # noqa: E402
+from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 README_START = "<!-- bench-failover:start -->"
@@ -52,9 +52,10 @@ def one_failover(session: Lab, index: int) -> dict:
     loop = WriteLoop(session, f"http://{session.address(LB)}/MAAS/", REGIONS[0], f"bench{index}")
     for _ in range(10):
         loop.write()
-    lab("stop", old)
     stopped = time.monotonic()
-    loop.run(until=lambda: leader(session, others) not in (None, old), after=10)
+    stopping = in_background(lambda: lab("stop", old))
+    loop.run(until=lambda: not stopping.is_alive() and leader(session, others) not in (None, old), after=10)
+    stopping.join()
     new = leader(session, others)
     lost = set(loop.acknowledged) - stored_comments(session, new, f"bench{index}")
     result = {"old_primary": old, "new_primary": new, "outage_s": round(loop.outage_after(stopped), 1),

@@ -68,7 +68,10 @@ def etcd_environment(name: str, address: str, members: dict[str, str], cluster_t
 def pg_hba_lines(members: dict[str, str], regions: dict[str, str], db_name: str, db_user: str) -> list[str]:
     """The cluster's pg_hba: peer for local administration, the members to each other
     (streaming replication and pg_rewind), and MAAS's role from each region's address alone."""
-    lines = ["local all all peer"]
+    lines = ["local all all peer",
+             # Patroni's own replication connection to its local server (it checks the timeline)
+             f"host replication {REPLICATION_USER} 127.0.0.1/32 scram-sha-256",
+             f"host replication {REPLICATION_USER} ::1/128 scram-sha-256"]
     for address in members.values():
         lines.append(f"host replication {REPLICATION_USER} {_network(address)} scram-sha-256")
         lines.append(f"host all {SUPERUSER} {_network(address)} scram-sha-256")
@@ -150,6 +153,8 @@ def patroni_config(*, scope: str, name: str, address: str, etcd_hosts: list[str]
             "bin_dir": f"/usr/lib/postgresql/{version}/bin",
             "pgpass": PGPASS,
             "use_unix_socket": True,  # Patroni's own local connection: peer, no password
+            # a new replica's copy starts at once, not at the primary's next checkpoint
+            "basebackup": {"checkpoint": "fast"},
             "authentication": {
                 "superuser": {"username": SUPERUSER, "password": superuser_password},
                 "replication": {"username": REPLICATION_USER, "password": replication_password},

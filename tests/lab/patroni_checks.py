@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 PG = ["pg1", "pg2", "pg3"]
 PATRONICTL = "patronictl -c /etc/patroni/config.yml"
@@ -11,7 +12,10 @@ PATRONICTL = "patronictl -c /etc/patroni/config.yml"
 def members(lab, via: list[str]) -> list[dict]:
     """`patronictl list` as data, asked on the first of `via` that answers."""
     for name in via:
-        out = lab.ssh(name, f"{PATRONICTL} list -f json", check=False, timeout=30)
+        try:
+            out = lab.ssh(name, f"{PATRONICTL} list -f json", check=False, timeout=15)
+        except subprocess.TimeoutExpired:  # a host that is powered off or booting
+            continue
         if out.strip():
             return json.loads(out)
     raise AssertionError(f"no Patroni answered on {via}")
@@ -23,6 +27,8 @@ def leader(lab, via=PG) -> str | None:
 
 
 def healthy(lab, via=PG, count=3) -> bool:
+    """`count` members, one of them a running leader, the others running or streaming."""
     listed = members(lab, via)
-    return (len(listed) == count and leader(lab, via) is not None
+    leaders = [m for m in listed if m["Role"] == "Leader" and m["State"] == "running"]
+    return (len(listed) == count and len(leaders) == 1
             and all(m["State"] in ("running", "streaming") for m in listed))

@@ -13,9 +13,10 @@ import time
 
 import pytest
 
+import ha_checks
 from labtools import wait_for
 from patroni_checks import PATRONICTL, PG, healthy, leader, members
-from write_loop import OUTAGE_GOAL, WriteLoop, stored_comments
+from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments
 
 REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
 ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": LB,
@@ -36,8 +37,7 @@ def test_cluster_is_synchronous_with_rewind(lab, cluster):
     listed = members(lab, PG)
     roles = sorted(m["Role"] for m in listed)
     assert roles == ["Leader", "Replica", "Sync Standby"], listed
-    config = json.loads(lab.ssh(PG[0], "python3 -c 'import urllib.request; "
-                                       "print(urllib.request.urlopen(\"http://127.0.0.1:8008/config\").read().decode())'"))
+    config = rest_config(lab, PG[0])
     assert config["synchronous_mode"] is True
     assert config["postgresql"]["use_pg_rewind"] is True
     for region in REGIONS:
@@ -48,6 +48,42 @@ def test_cluster_is_synchronous_with_rewind(lab, cluster):
         assert lab.stat(name, "/etc/patroni/config.yml") == "postgres:postgres 600"
 
 
+def rest_config(lab, name: str) -> dict:
+    """The cluster's dynamic configuration, as Patroni on `name` answers `GET /config`."""
+    return json.loads(lab.ssh(name, "python3 -c 'import urllib.request; "
+                                    "print(urllib.request.urlopen(\"http://127.0.0.1:8008/config\").read().decode())'"))
+
+
+def budget(workers: int) -> int:
+    """max_connections the lab's two regions need (config.connection_budget's defaults)."""
+    return len(REGIONS) * max(workers * 11, 40) + 20
+
+
+def test_settings_go_through_patroni(lab, cluster):
+    primary = leader(lab)
+    dumps = "ls /var/backups/maas-ha | grep -c '^maasdb-.*\\.dump$' || true"
+    before = int(lab.ssh(primary, dumps).strip() or 0)
+    assert {ha_checks.max_connections(lab, name) for name in PG} == {budget(4)}
+
+    grown = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "5"}, label="pg-cluster-more-connections")
+    assert grown.returncode == 0, grown.tail()
+    wait_for(lambda: healthy(lab), 60, "the cluster back after its restarts")
+    assert rest_config(lab, primary)["postgresql"]["parameters"]["max_connections"] == budget(5)
+    assert {ha_checks.max_connections(lab, name) for name in PG} == {budget(5)}
+    assert int(lab.ssh(primary, dumps).strip() or 0) > before, "no backup taken on the primary first"
+    # pg_hba as Patroni wrote it from the dynamic configuration: each region alone
+    ha_checks.assert_pg_hba(lab, leader(lab), REGIONS)
+
+    again = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "5"}, label="pg-cluster-more-connections-again")
+    assert again.returncode == 0, again.tail()
+    assert again.changed_hosts == {}, again.changed_ops
+
+    shrunk = lab.deploy(ENV, label="pg-cluster-fewer-connections")
+    assert shrunk.returncode == 0, shrunk.tail()
+    wait_for(lambda: healthy(lab), 60, "the cluster back after its restarts")
+    assert {ha_checks.max_connections(lab, name) for name in PG} == {budget(4)}
+
+
 def test_writes_survive_losing_the_primary(lab, cluster):
     old = leader(lab)
     others = [name for name in PG if name != old]
@@ -55,9 +91,10 @@ def test_writes_survive_losing_the_primary(lab, cluster):
     for _ in range(20):  # before
         loop.write()
     assert len(loop.acknowledged) == 20, loop.failures
-    lab.ctl("stop", old)
     stopped = time.monotonic()
-    loop.run(until=lambda: leader(lab, others) not in (None, old), after=20)
+    stopping = in_background(lambda: lab.ctl("stop", old))  # writes go on while it powers off
+    loop.run(until=lambda: not stopping.is_alive() and leader(lab, others) not in (None, old), after=20)
+    stopping.join()
     outage = loop.outage_after(stopped)
     new = leader(lab, others)
     print(f"\nPostgreSQL primary {old} powered off: {len(loop.failures)} of {loop.sent} writes failed; "

@@ -9,12 +9,14 @@ write is in the database. Lab addresses only; bounded in count and in time.
 from __future__ import annotations
 
 import ipaddress
+import threading
 import time
 
 from operations.maas_api_client import MaasClient
 
 # At most this many writes, in at most this many seconds, one every PAUSE seconds.
 MAX_WRITES, MAX_SECONDS, PAUSE = 200, 120, 0.2
+UNTIL_EVERY = 3  # seconds between two looks at the condition that ends the loop (it costs an ssh)
 OUTAGE_GOAL = 30  # seconds from losing the primary to the first write acknowledged again
 
 
@@ -49,11 +51,13 @@ class WriteLoop:
     def run(self, until, after: int = 10) -> None:
         """Write until `until()` is true and `after` more writes succeeded, bounded in count
         and time."""
-        started, done_at = time.monotonic(), None
+        started, done_at, asked = time.monotonic(), None, 0.0
         while self.sent < MAX_WRITES and time.monotonic() - started < MAX_SECONDS:
             self.write()
-            if done_at is None and until():
-                done_at = len(self.successes)
+            if done_at is None and time.monotonic() - asked >= UNTIL_EVERY:
+                asked = time.monotonic()
+                if until():
+                    done_at = len(self.successes)
             if done_at is not None and len(self.successes) >= done_at + after:
                 return
             time.sleep(PAUSE)
@@ -61,12 +65,11 @@ class WriteLoop:
                              f"failures: {self.failures[-5:]}")
 
     def outage_after(self, moment: float) -> float:
-        """Seconds from `moment` to the first acknowledged write after the first failure."""
-        failed = [t for t, _ in self.failures if t >= moment]
-        if not failed:
-            return 0.0
-        back = [t for t in self.successes if t > failed[0]]
-        return (back[0] if back else float("inf")) - moment
+        """The longest time without an acknowledged write from `moment` on (from `moment`
+        itself to the first acknowledgement, then between two): slow and failed writes both
+        count as the outage they are."""
+        times = [moment] + [t for t in self.successes if t > moment]
+        return max((later - earlier for earlier, later in zip(times, times[1:])), default=float("inf"))
 
 
 def stored_comments(lab, primary: str, tag: str) -> set[str]:
@@ -74,3 +77,10 @@ def stored_comments(lab, primary: str, tag: str) -> set[str]:
     out = lab.ssh(primary, "runuser -u postgres -- psql -AtX -d maasdb -c "
                            f"\"SELECT comment FROM maasserver_iprange WHERE comment LIKE '{tag}-%'\"")
     return set(out.split())
+
+
+def in_background(action) -> threading.Thread:
+    """Run `action()` (e.g. powering a host off, which takes seconds) while the loop writes."""
+    thread = threading.Thread(target=action, daemon=True)
+    thread.start()
+    return thread

@@ -75,6 +75,7 @@ def test_patroni_config_keeps_the_distribution_layout():
     # the facts and the deploy ask Patroni on 127.0.0.1, the regions on its address
     assert doc["restapi"]["listen"] == "0.0.0.0:8008"
     assert doc["restapi"]["connect_address"] == "10.0.0.5:8008"
+    assert doc["postgresql"]["basebackup"] == {"checkpoint": "fast"}
     assert "bootstrap" not in doc  # a joining member never creates a cluster of its own
 
 
