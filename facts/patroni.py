@@ -41,12 +41,14 @@ def _json(output):
 
 class PatroniRole(Fact):
     """This member as its Patroni sees itself (``GET /patroni``): role (``primary``/``master``
-    or ``replica``), state, timeline; ``None`` when no Patroni answers on this host.
+    or ``replica``), state, timeline; ``{}`` when no Patroni answers on this host.
 
     .. code:: python
 
         {"role": "primary", "state": "running", "timeline": 3, "is_primary": True}
     """
+
+    default = dict
 
     def command(self):
         return _GET + f"http://127.0.0.1:{PATRONI_REST_PORT}/patroni"
@@ -54,7 +56,7 @@ class PatroniRole(Fact):
     def process(self, output):
         answer = _json(output)
         if not isinstance(answer, dict) or "role" not in answer:
-            return None
+            return {}
         return {
             "role": answer["role"],
             "state": answer.get("state"),
@@ -87,14 +89,16 @@ class PatroniMembers(Fact):
 
 class PatroniDynamicConfig(Fact):
     """The cluster's dynamic configuration, as Patroni keeps it in etcd (``GET /config``);
-    ``None`` when no Patroni answers on this host."""
+    ``{}`` when no Patroni answers on this host."""
+
+    default = dict
 
     def command(self):
         return _GET + f"http://127.0.0.1:{PATRONI_REST_PORT}/config"
 
     def process(self, output):
         answer = _json(output)
-        return answer if isinstance(answer, dict) else None
+        return answer if isinstance(answer, dict) else {}
 
 
 class EtcdHealth(Fact):

@@ -47,7 +47,7 @@ def _fail(message: str) -> StringCommand:
 
 def is_primary() -> bool:
     """Whether this host's Patroni reports itself primary now (for ``_if=``)."""
-    return bool((host.get_fact(PatroniRole) or {}).get("is_primary"))
+    return bool(host.get_fact(PatroniRole).get("is_primary"))
 
 
 @operation()
@@ -126,8 +126,8 @@ def hand_over_to_patroni(port: int, may_hold_data: bool):
     if [line for line in lines if line and not line.startswith("#")] != ["manual"]:
         yield StringCommand("printf", QuoteString("# maas-ha: Patroni starts this cluster\\nmanual\\n"),
                             ">", QuoteString(start_conf))
-    if host.get_fact(PatroniRole) is not None:
-        host.noop(f"Patroni runs PostgreSQL {version}/{name} on {host.name}")
+    if host.get_fact(PatroniRole).get("role"):
+        host.noop(f"Patroni runs PostgreSQL {version}/{name} here")
         return
     if cluster["running"]:
         yield StringCommand("pg_ctlcluster", version, name, "stop", "-m", "fast")
@@ -179,7 +179,7 @@ def wait_for_cluster(timeout: int = 120, members: int | None = None):
 
         patroni.wait_for_cluster(name="Cluster up", timeout=300, members=3)
     """
-    if _leader_ready(host.get_fact(PatroniMembers) or [], members):
+    if _leader_ready(list(host.get_fact(PatroniMembers) or []), members):
         host.noop("the PostgreSQL cluster has a running leader" + (
             f" and {members} members up" if members else ""))
         return
@@ -234,7 +234,7 @@ def dynamic_settings(scope: str, wanted: dict, port: int = 5432,
         )
     """
     current = host.get_fact(PatroniDynamicConfig)
-    if current is None:
+    if not current:
         yield _fail(f"Patroni does not answer on {host.name}: cannot change the cluster's settings")
         return
     differences = dynamic_config_differences(wanted, current)
