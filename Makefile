@@ -12,7 +12,7 @@ PYINFRA := $(VENV)/bin/pyinfra
 RACKS ?= 2
 LAB := $(VENV_PYTHON) lab/labctl.py
 
-.PHONY: install demo show test unit setup-test lab-test lab-up lab-down bench
+.PHONY: install demo demo-cluster show test unit setup-test lab-test lab-up lab-down bench
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,12 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV_PYTHON)
 
 demo: install lab-up
 	$(PYINFRA) -y inventories/lab.py deploy.py
+	$(VENV_PYTHON) lab/show.py
+
+# The same with the database as a Patroni cluster of three hosts (pg1, pg2, pg3).
+demo-cluster: install
+	$(LAB) up --racks $(RACKS) --extra pg2,pg3
+	MAAS_HA_POSTGRES=pg1,pg2,pg3 $(PYINFRA) -y inventories/lab.py deploy.py
 	$(VENV_PYTHON) lab/show.py
 
 show: install
