@@ -187,7 +187,9 @@ def db_route_config(members: dict[str, str], port: int, listen_port: int) -> str
         "    timeout check 2s\n"
         "listen maas_db_primary\n"
         f"    bind 127.0.0.1:{listen_port}\n"
-        "    option httpchk GET /primary\n"
+        # status line only: a body the check does not read would be cut with a reset,
+        # which Patroni logs as a traceback every second on every replica
+        "    option httpchk OPTIONS /primary\n"
         "    http-check expect status 200\n"
         "    option clitcpka\n"
         "    option srvtcpka\n"

@@ -194,11 +194,23 @@ def wait_for_cluster(timeout: int = 120, members: int | None = None):
         ">&2; patronictl -c", PATRONI_CONFIG, "list >&2; exit 1")
 
 
+# Reads `patronictl list -f json` on stdin; exits 0 when a member of role argv[1] ("primary"
+# or "replica") waits for a restart, or with "all" when every member does; else 1.
 _PENDING_CHECK = (
     "import json, sys\n"
+    "role = sys.argv[1]\n"
     "members = json.load(sys.stdin)\n"
-    "sys.exit(0 if members and all(m.get('Pending restart') for m in members) else 1)\n"
+    "pending = [m for m in members if m.get('Pending restart')]\n"
+    "if role == 'all':\n"
+    "    sys.exit(0 if members and len(pending) == len(members) else 1)\n"
+    "sys.exit(0 if any((m.get('Role') == 'Leader') == (role == 'primary') for m in pending) else 1)\n"
 )
+
+
+def _pending(role: str) -> StringCommand:
+    """A shell condition: some member of ``role`` waits for a restart."""
+    return StringCommand(f"patronictl -c {PATRONI_CONFIG} list -f json | python3 -c",
+                         QuoteString(_PENDING_CHECK), role)
 
 
 @operation()
@@ -248,10 +260,17 @@ def dynamic_settings(scope: str, wanted: dict, port: int = 5432,
         return
     old = int(((current.get("postgresql") or {}).get("parameters") or {}).get("max_connections") or 100)
     new = int(wanted["postgresql"]["parameters"]["max_connections"])
-    yield StringCommand(
-        f"end=$(($(date +%s) + 60)); while [ \"$(date +%s)\" -lt \"$end\" ]; do "
-        f"patronictl -c {PATRONI_CONFIG} list -f json | python3 -c",
-        QuoteString(_PENDING_CHECK), "&& break; sleep 1; done")
+    # every member reports the change pending (it reads the dynamic configuration each loop)
+    yield StringCommand("end=$(($(date +%s) + 60)); while [ \"$(date +%s)\" -lt \"$end\" ] && ! ",
+                        _pending("all"), "; do sleep 1; done")
     order = ("replica", "primary") if new > old else ("primary", "replica")
     for role in order:
-        yield StringCommand(f"patronictl -c {PATRONI_CONFIG} restart {scope} --role {role} --force")
+        # Patroni may turn a restart down while the cluster settles (a member just restarted):
+        # asked again until no member of this role waits for one, within bounds.
+        yield StringCommand(
+            "end=$(($(date +%s) + 180)); while ", _pending(role), "; do",
+            "if [ \"$(date +%s)\" -ge \"$end\" ]; then echo",
+            QuoteString(f"PostgreSQL members ({role}) still wait for a restart after 180 s: "
+                        f"see patronictl -c {PATRONI_CONFIG} list"),
+            f">&2; exit 1; fi; patronictl -c {PATRONI_CONFIG} restart {scope} --role {role} --pending --force;",
+            "sleep 2; done")

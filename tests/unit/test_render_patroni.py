@@ -87,7 +87,7 @@ def test_only_the_bootstrap_host_may_create_the_cluster():
 def test_db_route_follows_the_primary():
     text = db_route_config(MEMBERS, 5432, 5433)
     assert "bind 127.0.0.1:5433" in text
-    assert "option httpchk GET /primary" in text
+    assert "option httpchk OPTIONS /primary" in text
     assert "on-marked-down shutdown-sessions" in text
     for name, address in MEMBERS.items():
         assert f"server {name} {address}:5432 check port 8008" in text
