@@ -209,22 +209,25 @@ def cmd_reset(args):
         _boot_all(args.hosts, img, infos, args.parallel, args.timeout)
 
 
-def cmd_stop(args):
-    """Power hosts off (as a crash of the machine would look to the others); their disks stay."""
+def _lab_hosts(names):
+    """hosts.json of the running lab, after checking that every name is one of its hosts."""
     doc = _read_hosts_json()
-    for h in args.hosts:
+    for h in names:
         if not doc or h not in doc["hosts"]:
             raise LabError("%s is not a host of the running lab" % h)
+    return doc
+
+
+def cmd_stop(args):
+    """Power hosts off (as a lost machine looks to the others); their disks stay."""
+    _lab_hosts(args.hosts)
     with locked(STATE_LOCK):
         H.stop_many(args.hosts)
 
 
 def cmd_start(args):
     """Boot stopped hosts again from their own disks (what `stop` left)."""
-    doc = _read_hosts_json()
-    for h in args.hosts:
-        if not doc or h not in doc["hosts"]:
-            raise LabError("%s is not a host of the running lab" % h)
+    doc = _lab_hosts(args.hosts)
     with locked(STATE_LOCK):
         img = image.build_all(use_standin=not args.no_standin)
         infos = {h: H.host_info(h) for h in doc["hosts"]}

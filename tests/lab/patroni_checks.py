@@ -32,3 +32,9 @@ def healthy(lab, via=PG, count=3) -> bool:
     leaders = [m for m in listed if m["Role"] == "Leader" and m["State"] == "running"]
     return (len(listed) == count and len(leaders) == 1
             and all(m["State"] in ("running", "streaming") for m in listed))
+
+
+def cluster_lab(lab, hosts: list[str]) -> None:
+    """The lab with pg2 and pg3 beside the usual hosts, `hosts` reset to bare images."""
+    lab.ctl("up", "--racks", "2", "--extra", "pg2,pg3")
+    lab.ctl("reset", *hosts)

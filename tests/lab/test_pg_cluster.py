@@ -15,7 +15,7 @@ import pytest
 
 import ha_checks
 from labtools import wait_for
-from patroni_checks import PATRONICTL, PG, healthy, leader, members
+from patroni_checks import PATRONICTL, PG, cluster_lab, healthy, leader, members
 from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments
 
 REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
@@ -25,8 +25,7 @@ ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "
 
 @pytest.fixture(scope="module")
 def cluster(lab):
-    lab.ctl("up", "--racks", "2", "--extra", "pg2,pg3")
-    lab.ctl("reset", *PG, *REGIONS, LB, *RACKS)
+    cluster_lab(lab, [*PG, *REGIONS, LB, *RACKS])
     result = lab.deploy(ENV, label="pg-cluster-converge")
     assert result.returncode == 0, result.tail()
     wait_for(lambda: healthy(lab), 60, "three members, a leader, replicas streaming")
@@ -46,6 +45,21 @@ def test_cluster_is_synchronous_with_rewind(lab, cluster):
     # the secrets file is the postgres user's alone
     for name in PG:
         assert lab.stat(name, "/etc/patroni/config.yml") == "postgres:postgres 600"
+
+
+def test_cluster_secrets_in_no_output_or_log(lab, cluster):
+    """The deploy's output and the database hosts' journals and PostgreSQL logs hold none of
+    the cluster's secrets (they travel in 0600 files and on stdin only)."""
+    values = lab.secrets()
+    secrets = {name: values[name] for name in ("maas_pg_superuser_password", "maas_pg_replication_password",
+                                               "maas_patroni_rest_password", "maas_db_password")}
+    logs = {name: lab.ssh(name, "journalctl --no-pager -o cat; cat /var/log/postgresql/*.log 2>/dev/null; "
+                                "ps -eo args", timeout=120) for name in PG}
+    logs["deploy output"] = cluster.output
+    leaked = {where: sorted(label for label, value in secrets.items() if value in text)
+              for where, text in logs.items()}
+    assert not any(leaked.values()), leaked  # names only: a failure never prints a secret
+    assert "patroni" in logs[PG[0]].lower()  # the journal was really read
 
 
 def rest_config(lab, name: str) -> dict:

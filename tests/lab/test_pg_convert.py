@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from labtools import wait_for
-from patroni_checks import PG, healthy, leader
+from patroni_checks import PG, cluster_lab, healthy, leader
 from write_loop import WriteLoop
 
 REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
@@ -67,8 +67,7 @@ class ReadLoop(threading.Thread):
 
 @pytest.fixture(scope="module")
 def converted(lab):
-    lab.ctl("up", "--racks", "2", "--extra", "pg2,pg3")
-    lab.ctl("reset", *PG, *REGIONS, LB, *RACKS)
+    cluster_lab(lab, [*PG, *REGIONS, LB, *RACKS])
     single = lab.deploy(SINGLE, label="pg-convert-single")
     assert single.returncode == 0, single.tail()
     loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "convert")
