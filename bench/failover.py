@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests" / "lab"))
 
-from bench.bench import lab, lab_lock, log  # noqa: E402
+from bench import lab, lab_lock, log  # noqa: E402  (bench/bench.py, beside this script)
 from labtools import Lab, wait_for  # noqa: E402
 from patroni_checks import PG, healthy, leader  # noqa: E402
 from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments  # noqa: E402
