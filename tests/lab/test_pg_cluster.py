@@ -111,8 +111,9 @@ def test_writes_survive_losing_the_primary(lab, cluster):
     stopping.join()
     outage = loop.outage_after(stopped)
     new = leader(lab, others)
-    print(f"\nPostgreSQL primary {old} powered off: {len(loop.failures)} of {loop.sent} writes failed; "
-          f"writes back after {outage:.1f} s; new primary {new}")
+    print(f"\nPostgreSQL primary {old} powered off: {len(loop.failures)} of {loop.sent} writes failed "
+          f"{loop.failure_kinds()}; longest time without an acknowledged write {outage:.1f} s; new primary {new}")
+    assert "400" not in loop.failure_kinds(), "writes refused: the loop's addresses were not free"
     assert outage <= OUTAGE_GOAL, f"writes back only after {outage:.1f} s"
     missing = set(loop.acknowledged) - stored_comments(lab, new, "pgfail")
     assert not missing, f"{len(missing)} acknowledged writes lost: {sorted(missing)[:5]}"
@@ -122,6 +123,7 @@ def test_writes_survive_losing_the_primary(lab, cluster):
     back = {m["Member"]: m for m in members(lab, PG)}[old]
     assert back["Role"] in ("Replica", "Sync Standby"), back
     assert set(loop.acknowledged) <= stored_comments(lab, leader(lab), "pgfail")
+    loop.remove()
     again = lab.deploy(ENV, label="pg-cluster-after-failover")
     assert again.returncode == 0, again.tail()
     assert again.changed_hosts == {}, again.changed_ops
@@ -137,7 +139,10 @@ def test_planned_switchover(lab, cluster):
     lab.ssh(old, f"{PATRONICTL} switchover --force --leader {old} maas")
     loop.run(until=lambda: leader(lab) not in (None, old), after=20)
     print(f"\nplanned switchover from {old} to {leader(lab)}: {len(loop.failures)} of {loop.sent} "
-          f"writes failed; longest gap {loop.outage_after(started):.1f} s")
+          f"writes failed {loop.failure_kinds()}; longest time without an acknowledged write "
+          f"{loop.outage_after(started):.1f} s")
     missing = set(loop.acknowledged) - stored_comments(lab, leader(lab), "pgswitch")
     assert not missing, f"{len(missing)} acknowledged writes lost"
+    assert "400" not in loop.failure_kinds(), "writes refused: the loop's addresses were not free"
+    loop.remove()
     assert loop.outage_after(started) <= OUTAGE_GOAL
