@@ -1,6 +1,10 @@
 """The cluster's files and dynamic configuration, as data."""
 
+import subprocess
+
 import yaml
+
+from real_tools import require_program
 
 from operations._render_patroni import (
     db_route_config,
@@ -91,3 +95,11 @@ def test_db_route_follows_the_primary():
     assert "on-marked-down shutdown-sessions" in text
     for name, address in MEMBERS.items():
         assert f"server {name} {address}:5432 check port 8008" in text
+
+
+def test_real_haproxy_accepts_the_route(tmp_path):
+    config = tmp_path / "db-route.cfg"
+    config.write_text(db_route_config({**MEMBERS, "pg6": "fd00::16"}, 5432, 5433))
+    result = subprocess.run([require_program("haproxy"), "-c", "-f", str(config)],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stdout + result.stderr
