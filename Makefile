@@ -27,9 +27,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV_PYTHON)
 	$(VENV_PYTHON) -m pip install -q -e '.[test]'
 	touch $@
 
-# Both lab load balancers, sharing the floating API address (the inventory's default is lb1).
+# The whole HA topology: the database as a Patroni cluster of three hosts, both load balancers
+# sharing the floating API address (the lab inventory's own default is pg1 and lb1 alone).
 demo: install lab-up
-	MAAS_HA_HAPROXY=lb1,lb2 $(PYINFRA) -y inventories/lab.py deploy.py
+	MAAS_HA_POSTGRES=pg1,pg2,pg3 MAAS_HA_HAPROXY=lb1,lb2 $(PYINFRA) -y inventories/lab.py deploy.py
 	$(VENV_PYTHON) lab/show.py
 
 show: install
@@ -64,3 +65,4 @@ BENCH_RUNS ?= 5
 bench: install
 	$(VENV_PYTHON) bench/bench.py --racks $(BENCH_RACKS) --runs $(BENCH_RUNS)
 	$(VENV_PYTHON) bench/vip.py --runs $(BENCH_RUNS)
+	$(VENV_PYTHON) bench/failover.py --runs $(BENCH_RUNS)

@@ -76,6 +76,17 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                            "created `postgres` 0700 when missing, an existing one is used as it is"),
     "maas_pg_backup_keep": (5, "how many backups (dumps of each database) to keep in "
                             "`maas_pg_backup_dir`; older ones are deleted after a new one"),
+    # PostgreSQL cluster: three (or five, ...) maas_postgres hosts run Patroni with etcd
+    "maas_pg_cluster_name": ("maas", "Patroni's cluster name (its `scope` in etcd)"),
+    "maas_pg_superuser_password": (None, "cluster: password of the `postgres` superuser (Patroni "
+                                   "and pg_rewind use it; required with 3+ database hosts, secret)"),
+    "maas_pg_replication_password": (None, "cluster: password of the `replicator` role the replicas "
+                                     "stream with (required with 3+ database hosts, secret)"),
+    "maas_patroni_rest_password": (None, "cluster: password of Patroni's REST API for changes "
+                                   "(`patronictl`; reads stay open for health checks; required with "
+                                   "3+ database hosts, secret)"),
+    "maas_db_route_port": (5433, "cluster: port of each region's local route to the primary "
+                           "(an HAProxy instance health-checking Patroni's `/primary`)"),
     # HAProxy
     "maas_haproxy_frontend_port": (80, "port HAProxy serves the region API on"),
     "maas_haproxy_maxconn": (2000, "HAProxy global maxconn"),
@@ -106,7 +117,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                 "the leaving region is the primary (list it first in `maas_region` after)"),
 }
 
-SECRET_SETTINGS = ("maas_db_password", "maas_admin_password")
+SECRET_SETTINGS = ("maas_db_password", "maas_admin_password", "maas_pg_superuser_password",
+                   "maas_pg_replication_password", "maas_patroni_rest_password")
+CLUSTER_SECRETS = SECRET_SETTINGS[2:]
 MAX_WORKERS = 8
 
 
@@ -416,6 +429,12 @@ CHECKS = {
     "maas_pg_listen_addresses": _listen_addresses,
     "maas_pg_backup_dir": _absolute_path,
     "maas_pg_backup_keep": _integer(1, 1000),
+    "maas_pg_cluster_name": _text(r"[a-z][a-z0-9-]{0,30}", "a cluster name: lower-case letters, "
+                                  "digits and -, starting with a letter, at most 31"),
+    "maas_pg_superuser_password": _secret,
+    "maas_pg_replication_password": _secret,
+    "maas_patroni_rest_password": _secret,
+    "maas_db_route_port": _integer(1, 65535),
     "maas_haproxy_frontend_port": _integer(1, 65535),
     "maas_haproxy_maxconn": _integer(1, 1000000),
     "maas_haproxy_check_inter": _text(*_DURATION),
@@ -640,6 +659,35 @@ def validate_region_lifecycle(inventory, host) -> None:
                            "the region that takes over (--data maas_new_primary_region=<region>)")
 
 
+def is_cluster(inventory) -> bool:
+    """True when the database is a Patroni cluster (three or more maas_postgres hosts)."""
+    return len(hosts_of(inventory, GROUP_POSTGRES)) >= 3
+
+
+def validate_database_hosts(inventory) -> None:
+    """One database host (a single server) or an odd number of at least three (a Patroni
+    cluster whose etcd keeps a majority when one host is lost); a cluster's secrets are set."""
+    postgres = hosts_of(inventory, GROUP_POSTGRES)
+    names = [h.name for h in postgres]
+    if len(postgres) != 1 and (len(postgres) < 3 or len(postgres) % 2 == 0):
+        raise SettingError(None, f"group {GROUP_POSTGRES}",
+                           f"must hold one host (a single database server) or an odd number of at "
+                           f"least three (a Patroni cluster: etcd needs a majority of its members to "
+                           f"agree, so an even count adds no safety), got {len(names)}: {names}")
+    if not is_cluster(inventory):
+        return
+    for host in postgres:
+        for name in CLUSTER_SECRETS:
+            value = host.data.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise SettingError(host.name, name, "is required with a PostgreSQL cluster "
+                                   "(a non-empty string)")
+        for name in ("maas_pg_cluster_name", "maas_db_port", *CLUSTER_SECRETS):
+            if get(host, name) != get(postgres[0], name):
+                raise SettingError(host.name, name, f"differs from {postgres[0].name}'s: every "
+                                   "member of the cluster needs the same value (set it as group data)")
+
+
 def validate_inventory(inventory) -> None:
     """Whole-inventory checks: names, groups, one MAAS version, distinct addresses, then each host.
 
@@ -649,10 +697,7 @@ def validate_inventory(inventory) -> None:
     for group in (GROUP_POSTGRES, GROUP_REGION):
         if not hosts_of(inventory, group):
             raise SettingError(None, f"group {group}", "needs at least one host")
-    if len(hosts_of(inventory, GROUP_POSTGRES)) != 1:
-        names = [h.name for h in hosts_of(inventory, GROUP_POSTGRES)]
-        raise SettingError(None, f"group {GROUP_POSTGRES}",
-                           f"must hold exactly one host (the shared database), got {names}")
+    validate_database_hosts(inventory)
     maas_hosts = list(dict.fromkeys(h for g in GROUPS for h in hosts_of(inventory, g)))
     for host in maas_hosts:
         validate_host(inventory, host)

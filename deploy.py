@@ -11,8 +11,10 @@ list, so the phases are separated by barriers that the hosts concerned pass toge
 
 from pyinfra import host, inventory, state
 
+import config
 from deploys.dhcp_ha import maas_dhcp_ha
 from deploys.haproxy import maas_haproxy
+from deploys.pg_cluster import maas_db_route, maas_pg_cluster
 from deploys.postgres import maas_postgres
 from deploys.rack import maas_rack_controller, maas_racks_live, rack_settled
 from deploys.region import maas_region_access, maas_region_software
@@ -29,13 +31,18 @@ if topology.is_primary(host):
 rack_due = host in topology.racks and not rack_settled(topology, host)
 
 if host in topology.postgres:
-    maas_postgres(topology)
+    if config.is_cluster(inventory):
+        maas_pg_cluster(topology)  # three or more hosts: Patroni and etcd
+    else:
+        maas_postgres(topology)
 
 if host not in topology.racks or host in topology.regions:  # racks wait for the regions below
     barrier(name="Phase: database ready", phase="database ready")
 
 if host in topology.regions:
     maas_region_software(topology)
+    if config.is_cluster(inventory):
+        maas_db_route(topology)
 
 if host in topology.regions or host in topology.haproxies:
     rolling_region_restart(topology)

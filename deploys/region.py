@@ -13,6 +13,7 @@ from pyinfra.operations import files, server, systemd
 
 import config
 from deploys.packages import install_maas_software
+from deploys.pg_cluster import region_database
 from deploys.topology import region_units_of
 from facts.maas import DEB_RACK_PACKAGE, DEB_REGION_PACKAGE, REGION_MODES
 from facts.maas_config import config_path
@@ -34,6 +35,8 @@ def region_settings(topology, region) -> dict:
         "database_user": config.get(pg, "maas_db_user"),
         "database_password": config.get(region, "maas_db_password"),
         "with_rack": region in topology.racks,
+        # a PostgreSQL cluster: the region's own route to whichever member is primary
+        **(region_database(region) if config.is_cluster(region.state.inventory) else {}),
     }
 
 

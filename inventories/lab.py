@@ -12,6 +12,8 @@ Environment knobs (for rehearsals and tests):
         is a region+rack (MAAS's default mode) and keeps the region flavour
     MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: the first lab HAProxy, lb1; "" for
         none); two or more share the lab's floating API address (hosts.json's api_vip)
+    MAAS_HA_POSTGRES  comma list of database hosts (default: pg1; "pg1,pg2,pg3" for the
+        Patroni cluster)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
     MAAS_HA_DHCP_RACK_INTERFACE_TIMEOUT  seconds DHCP HA waits for MAAS to know the racks' interfaces
     MAAS_HA_INSTANCE  a (default) | b: deploy the lab's second MAAS (hosts b-pg1, b-region1)
@@ -33,6 +35,9 @@ import json
 import os
 import secrets
 from pathlib import Path
+
+# the PostgreSQL cluster's own secrets (config.CLUSTER_SECRETS)
+_CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password")
 
 
 def _lab_dir() -> Path:
@@ -56,7 +61,7 @@ def _lab_secrets() -> dict:
     path = LAB / "secrets.json"
     values = json.loads(path.read_text()) if path.exists() else {}
     wanted = [f"{prefix}{key}" for prefix in ("", "b_")
-              for key in ("maas_db_password", "maas_admin_password")]
+              for key in ("maas_db_password", "maas_admin_password", *_CLUSTER_SECRETS)]
     missing = [key for key in wanted if key not in values]
     if missing:
         values.update({key: secrets.token_urlsafe(18) for key in missing})
@@ -135,6 +140,8 @@ for _key, _env in (("maas_db_password", "MAAS_HA_DB_PASSWORD"), ("maas_admin_pas
 _db_address = {"maas_address": os.environ["MAAS_HA_DB_ADDRESS"]} if os.environ.get("MAAS_HA_DB_ADDRESS") else {}
 maas_postgres = ([_host(name, **_db_address) for name in _pick("maas_postgres", "MAAS_HA_POSTGRES")], {
     "maas_db_password": _secrets["maas_db_password"],
+    # used when MAAS_HA_POSTGRES names three hosts (a Patroni cluster)
+    **{key: _all_secrets[_lab_secrets_key(key)] for key in _CLUSTER_SECRETS},
 })
 _regions = _pick("maas_region", "MAAS_HA_REGIONS")
 maas_region = ([_host(name) for name in _regions], {

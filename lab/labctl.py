@@ -234,16 +234,14 @@ def cmd_stop(args):
 
 
 def cmd_start(args):
-    """Boot stopped hosts again from their own disks (what `stop` kept)."""
+    """Boot stopped hosts again from their own disks (what `stop` kept); running ones are left."""
     doc = _lab_hosts(args.hosts)
     with locked(STATE_LOCK):
         img = image.build_all(use_standin=not args.no_standin)
         raise_kernel_limits()
-        running = [h for h in args.hosts if H.running_pid(h)]
-        if running:
-            raise LabError("%s already running" % " ".join(running))
         infos = {h: H.host_info(h) for h in doc["hosts"]}
-        _boot_all(args.hosts, img, infos, args.parallel, args.timeout)
+        _boot_all([h for h in args.hosts if not H.running_pid(h)], img, infos, args.parallel,
+                  args.timeout)
 
 
 def cmd_exec(args):
@@ -313,7 +311,7 @@ def main(argv=None):
 
     sp = sub.add_parser("up", help="build caches, boot hosts, write hosts.json")
     sp.add_argument("--racks", type=int, default=2, help="number of rack hosts (default 2)")
-    sp.add_argument("--extra", default="", help="comma list of region3,b-pg1,b-region1")
+    sp.add_argument("--extra", default="", help="comma list of region3,pg2,pg3,b-pg1,b-region1")
     sp.add_argument("--flavour", choices=["deb", "snap"], default=None,
                     help="recorded in hosts.json for inventories (hosts are the same for both)")
     common(sp)

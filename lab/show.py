@@ -65,6 +65,22 @@ def show_api_vip(hosts: dict, lbs: list[str]) -> None:
     print(f"  API on {vip}: version {answer}")
 
 
+def show_database(hosts: dict) -> None:
+    """The PostgreSQL cluster's members and roles as Patroni lists them, or the single server."""
+    databases = group(hosts, "maas_postgres") + group(hosts, "maas_postgres_spare")
+    for name in databases:
+        listed = ssh(hosts, name, "[ -r /etc/patroni/config.yml ] && "
+                                  "patronictl -c /etc/patroni/config.yml list -f json")
+        if listed.strip():
+            print("\nPostgreSQL cluster (Patroni, asked on %s):" % name)
+            for member in json.loads(listed):
+                print(f"  {member['Member']:<8} {member['Host']:<14} {member['Role']:<13} {member['State']:<10}"
+                      f" timeline {member.get('TL', '-')}  lag {member.get('Lag in MB', '-')} MB")
+            return
+    if databases:
+        print(f"\nPostgreSQL: single server {databases[0]}")
+
+
 def main() -> int:
     hosts = json.loads((LAB / "hosts.json").read_text())
     regions, racks = group(hosts, "maas_region"), group(hosts, "maas_rack")
@@ -97,6 +113,7 @@ def main() -> int:
             if len(fields) > 6:
                 op_state = {"0": "DOWN", "1": "STARTING", "2": "UP", "3": "STOPPING"}.get(fields[5], fields[5])
                 print(f"  {fields[3]:<12} {fields[4]}  {op_state}")
+    show_database(hosts)
     show_api_vip(hosts, lbs)
     print(f"\n{len(regions)} regions, {len(racks)} racks in the lab inventory.")
     return 0

@@ -28,10 +28,15 @@ FIXED_HOSTS = {
     "lb1": (13, "maas_haproxy", "haproxy", "a"),
     "region3": (14, "maas_region_spare", "region", "a"),
     "lb2": (15, "maas_haproxy", "haproxy", "a"),
+    # the PostgreSQL cluster's other members (inventory: MAAS_HA_POSTGRES=pg1,pg2,pg3)
+    "pg2": (16, "maas_postgres_spare", "postgres", "a"),
+    "pg3": (17, "maas_postgres_spare", "postgres", "a"),
     "b-pg1": (30, "b_maas_postgres", "postgres", "b"),
     "b-region1": (31, "b_maas_region", "region", "b"),
 }
-DEFAULT_FIXED = ["pg1", "region1", "region2", "lb1", "lb2"]
+# Three database hosts and two load balancers, as a production HA MAAS has; the lab inventory
+# deploys pg1 and lb1 alone unless told otherwise (MAAS_HA_POSTGRES, MAAS_HA_HAPROXY)
+DEFAULT_FIXED = ["pg1", "pg2", "pg3", "region1", "region2", "lb1", "lb2"]
 OPTIONAL_FIXED = ["region3", "b-pg1", "b-region1"]
 MAX_RACKS = 100
 # The load balancers' floating API address: this host number on the lab's network (no host

@@ -21,6 +21,7 @@ REPO_PACKAGES = [
     "socat", "sudo", "python3-psycopg2", "python3-yaml", "python3-requests", "curl", "jq",
     "libvirt-clients",  # a dependency of maas-rack-controller, as in MAAS's debian/control
     "keepalived",  # the load balancers' floating API address
+    "patroni", "etcd-server",  # the PostgreSQL cluster (three maas_postgres hosts)
 ]
 
 # Offered the same way, but with their dependencies only (their recommendations, such as

@@ -25,8 +25,45 @@ def test_missing_region_group_is_refused(inventory_factory):
     assert "group maas_region" in refusal(inventory_factory(regions=()))
 
 
+CLUSTER_SECRETS = {"maas_pg_superuser_password": "su-secret", "maas_pg_replication_password": "repl-secret",
+                   "maas_patroni_rest_password": "rest-secret"}
+
+
 def test_two_postgres_hosts_are_refused(inventory_factory):
-    assert "exactly one host" in refusal(inventory_factory(pg=("pg1", "pg2")))
+    message = refusal(inventory_factory(pg=("pg1", "pg2")))
+    assert message.startswith("inventory: setting `group maas_postgres`: must hold one host")
+    assert "odd number of at least three" in message and "['pg1', 'pg2']" in message
+
+
+def test_four_postgres_hosts_are_refused(inventory_factory):
+    assert "got 4" in refusal(inventory_factory(pg=("pg1", "pg2", "pg3", "pg4")))
+
+
+def test_three_postgres_hosts_make_a_cluster(inventory_factory):
+    inv = inventory_factory(pg=("pg1", "pg2", "pg3"),
+                            group_data={"maas_postgres": CLUSTER_SECRETS})
+    validate_inventory(inv)
+    assert config.is_cluster(inv)
+    assert not config.is_cluster(inventory_factory())
+
+
+def test_a_cluster_needs_its_secrets(inventory_factory):
+    partial = {k: v for k, v in CLUSTER_SECRETS.items() if k != "maas_pg_replication_password"}
+    inv = inventory_factory(pg=("pg1", "pg2", "pg3"), group_data={"maas_postgres": partial})
+    assert refusal(inv) == ("host pg1: setting `maas_pg_replication_password`: is required with "
+                            "a PostgreSQL cluster (a non-empty string)")
+
+
+def test_cluster_members_share_their_settings(inventory_factory):
+    inv = inventory_factory(pg=("pg1", "pg2", "pg3"), group_data={"maas_postgres": CLUSTER_SECRETS},
+                            host_data={"pg3": {"maas_pg_cluster_name": "other"}})
+    assert refusal(inv).startswith("host pg3: setting `maas_pg_cluster_name`: differs from pg1's")
+
+
+def test_cluster_name_is_an_allow_list(inventory_factory):
+    inv = inventory_factory(pg=("pg1", "pg2", "pg3"),
+                            group_data={"maas_postgres": {**CLUSTER_SECRETS, "maas_pg_cluster_name": "a b"}})
+    assert "setting `maas_pg_cluster_name`: must be a cluster name" in refusal(inv)
 
 
 def test_bad_address_is_refused(inventory_factory):

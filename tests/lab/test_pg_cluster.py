@@ -1,0 +1,148 @@
+"""Scenario: the database is a Patroni cluster of three hosts (pg1, pg2, pg3).
+
+Under a bounded loop of API writes through the load balancer: the primary's host is powered
+off; writes come back, and every write the API acknowledged (before, during and after) is in
+the database of the new primary. The old primary's host comes back as a replica, and a deploy
+then changes nothing. A planned `patronictl switchover` under the same loop is measured too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import ha_checks
+from labtools import wait_for
+from patroni_checks import PATRONICTL, PG, cluster_lab, healthy, leader, members
+from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments
+
+REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
+ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": LB,
+       "MAAS_HA_RACKS": ",".join(RACKS), "MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "deb"}
+
+
+@pytest.fixture(scope="module")
+def cluster(lab):
+    cluster_lab(lab, [*PG, *REGIONS, LB, *RACKS])
+    result = lab.deploy(ENV, label="pg-cluster-converge")
+    assert result.returncode == 0, result.tail()
+    wait_for(lambda: healthy(lab), 60, "three members, a leader, replicas streaming")
+    return result
+
+
+def test_cluster_is_synchronous_with_rewind(lab, cluster):
+    listed = members(lab, PG)
+    roles = sorted(m["Role"] for m in listed)
+    assert roles == ["Leader", "Replica", "Sync Standby"], listed
+    config = rest_config(lab, PG[0])
+    assert config["synchronous_mode"] is True
+    assert config["postgresql"]["use_pg_rewind"] is True
+    for region in REGIONS:
+        conf = lab.read_yaml(region, "/etc/maas/regiond.conf")
+        assert (conf["database_host"], conf["database_port"]) == ("127.0.0.1", 5433), conf
+    # the secrets file is the postgres user's alone
+    for name in PG:
+        assert lab.stat(name, "/etc/patroni/config.yml") == "postgres:postgres 600"
+
+
+def test_cluster_secrets_in_no_output_or_log(lab, cluster):
+    """The deploy's output and the database hosts' journals and PostgreSQL logs hold none of
+    the cluster's secrets (they travel in 0600 files and on stdin only)."""
+    values = lab.secrets()
+    secrets = {name: values[name] for name in ("maas_pg_superuser_password", "maas_pg_replication_password",
+                                               "maas_patroni_rest_password", "maas_db_password")}
+    logs = {name: lab.ssh(name, "journalctl --no-pager -o cat; cat /var/log/postgresql/*.log 2>/dev/null; "
+                                "ps -eo args", timeout=120) for name in PG}
+    logs["deploy output"] = cluster.output
+    leaked = {where: sorted(label for label, value in secrets.items() if value in text)
+              for where, text in logs.items()}
+    assert not any(leaked.values()), leaked  # names only: a failure never prints a secret
+    assert "patroni" in logs[PG[0]].lower()  # the journal was really read
+
+
+def rest_config(lab, name: str) -> dict:
+    """The cluster's dynamic configuration, as Patroni on `name` answers `GET /config`."""
+    return json.loads(lab.ssh(name, "python3 -c 'import urllib.request; "
+                                    "print(urllib.request.urlopen(\"http://127.0.0.1:8008/config\").read().decode())'"))
+
+
+def budget(workers: int) -> int:
+    """max_connections the lab's two regions need (config.connection_budget's defaults)."""
+    return len(REGIONS) * max(workers * 11, 40) + 20
+
+
+def test_settings_go_through_patroni(lab, cluster):
+    primary = leader(lab)
+    dumps = "ls /var/backups/maas-ha | grep -c '^maasdb-.*\\.dump$' || true"
+    before = int(lab.ssh(primary, dumps).strip() or 0)
+    assert {ha_checks.max_connections(lab, name) for name in PG} == {budget(4)}
+
+    grown = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "5"}, label="pg-cluster-more-connections")
+    assert grown.returncode == 0, grown.tail()
+    wait_for(lambda: healthy(lab), 60, "the cluster back after its restarts")
+    assert rest_config(lab, primary)["postgresql"]["parameters"]["max_connections"] == budget(5)
+    assert {ha_checks.max_connections(lab, name) for name in PG} == {budget(5)}
+    assert int(lab.ssh(primary, dumps).strip() or 0) > before, "no backup taken on the primary first"
+    # pg_hba as Patroni wrote it from the dynamic configuration: each region alone
+    ha_checks.assert_pg_hba(lab, leader(lab), REGIONS)
+
+    again = lab.deploy({**ENV, "MAAS_HA_NUM_WORKERS": "5"}, label="pg-cluster-more-connections-again")
+    assert again.returncode == 0, again.tail()
+    assert again.changed_hosts == {}, again.changed_ops
+
+    shrunk = lab.deploy(ENV, label="pg-cluster-fewer-connections")
+    assert shrunk.returncode == 0, shrunk.tail()
+    wait_for(lambda: healthy(lab), 60, "the cluster back after its restarts")
+    assert {ha_checks.max_connections(lab, name) for name in PG} == {budget(4)}
+
+
+def test_writes_survive_losing_the_primary(lab, cluster):
+    old = leader(lab)
+    others = [name for name in PG if name != old]
+    loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "pgfail")
+    for _ in range(20):  # before
+        loop.write()
+    assert len(loop.acknowledged) == 20, loop.failures
+    stopped = time.monotonic()
+    stopping = in_background(lambda: lab.ctl("stop", old))  # writes go on while it powers off
+    loop.run(until=lambda: not stopping.is_alive() and leader(lab, others) not in (None, old), after=20)
+    stopping.join()
+    outage = loop.outage_after(stopped)
+    new = leader(lab, others)
+    print(f"\nPostgreSQL primary {old} powered off: {len(loop.failures)} of {loop.sent} writes failed "
+          f"{loop.failure_kinds()}; longest time without an acknowledged write {outage:.1f} s; new primary {new}")
+    assert "400" not in loop.failure_kinds(), "writes refused: the loop's addresses were not free"
+    assert outage <= OUTAGE_GOAL, f"writes back only after {outage:.1f} s"
+    missing = set(loop.acknowledged) - stored_comments(lab, new, "pgfail")
+    assert not missing, f"{len(missing)} acknowledged writes lost: {sorted(missing)[:5]}"
+
+    lab.ctl("start", old)
+    wait_for(lambda: healthy(lab), 120, f"{old} back in the cluster")
+    back = {m["Member"]: m for m in members(lab, PG)}[old]
+    assert back["Role"] in ("Replica", "Sync Standby"), back
+    assert set(loop.acknowledged) <= stored_comments(lab, leader(lab), "pgfail")
+    loop.remove()
+    again = lab.deploy(ENV, label="pg-cluster-after-failover")
+    assert again.returncode == 0, again.tail()
+    assert again.changed_hosts == {}, again.changed_ops
+
+
+def test_planned_switchover(lab, cluster):
+    wait_for(lambda: healthy(lab), 60, "a healthy cluster")
+    old = leader(lab)
+    loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "pgswitch")
+    for _ in range(10):
+        loop.write()
+    started = time.monotonic()
+    lab.ssh(old, f"{PATRONICTL} switchover --force --leader {old} maas")
+    loop.run(until=lambda: leader(lab) not in (None, old), after=20)
+    print(f"\nplanned switchover from {old} to {leader(lab)}: {len(loop.failures)} of {loop.sent} "
+          f"writes failed {loop.failure_kinds()}; longest time without an acknowledged write "
+          f"{loop.outage_after(started):.1f} s")
+    missing = set(loop.acknowledged) - stored_comments(lab, leader(lab), "pgswitch")
+    assert not missing, f"{len(missing)} acknowledged writes lost"
+    assert "400" not in loop.failure_kinds(), "writes refused: the loop's addresses were not free"
+    loop.remove()
+    assert loop.outage_after(started) <= OUTAGE_GOAL
