@@ -45,8 +45,10 @@ unit: install
 setup-test: install
 	$(VENV_PYTHON) -m pytest tests/setup -q
 
+# The lab test files shared out between LAB_SLOTS labs running side by side (lab slots).
+LAB_SLOTS ?= 3
 lab-test: install
-	$(VENV_PYTHON) -m pytest tests/lab -q
+	$(VENV_PYTHON) tests/lab/run_slots.py --slots $(LAB_SLOTS)
 
 lab-up: install
 	$(LAB) up --racks $(RACKS)
