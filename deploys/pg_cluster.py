@@ -86,7 +86,7 @@ def maas_pg_cluster(topology):
         name="Patroni configuration (/etc/patroni/config.yml)",
         scope=scope, member=host.name, address=addresses[host.name],
         etcd_hosts=[f"{address}:{ETCD_CLIENT_PORT}" for address in addresses.values()],
-        port=port, listen_addresses=config.get(host, "maas_pg_listen_addresses"),
+        port=port, listen_addresses=config.pg_listen_addresses(host),
         superuser_password=config.get(host, "maas_pg_superuser_password"),
         replication_password=config.get(host, "maas_pg_replication_password"),
         rest_password=config.get(host, "maas_patroni_rest_password"),
