@@ -140,6 +140,7 @@ def delete_leaving(leaving, hostname: str):
 @deploy("Remove a region: HAProxy without it")
 def haproxy_without(remaining):
     haproxy.config(name="haproxy.cfg: region API backends", content=rendered_config(remaining))
+    haproxy.loaded(name="HAProxy loads haproxy.cfg", socket=config.get(host, "maas_haproxy_admin_socket"))
 
 
 @deploy("Remove a region: pg_hba without it")
