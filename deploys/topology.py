@@ -88,10 +88,11 @@ class Topology:
 
     @property
     def tls(self) -> dict | None:
-        """MAAS TLS (facts.maas_health.MaasTls) as the primary region shows it, or None. One
-        certificate and port for the whole cluster (in the database): HAProxy's checks, the
-        regions' CLI profile and the deploy's API calls follow it."""
-        return self.region_tls.get(self.primary.name) if self.regions else None
+        """MAAS TLS (facts.maas_health.MaasTls) as the primary region showed it in the opening
+        round, or None. One certificate and port for the whole cluster (in the database):
+        HAProxy's checks, the regions' CLI profile and the deploy's API calls follow it (also
+        in a topology whose primary changes, ``region_lifecycle.without_region``)."""
+        return next((tls for tls in self.region_tls.values() if tls), None)
 
     @property
     def maas_hosts(self) -> list:
