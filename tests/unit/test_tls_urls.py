@@ -1,38 +1,40 @@
 """Where a region's CLI profile and the deploy's API calls reach the region on its host,
 with MAAS TLS off and on (config.cli_profile_url, config.loopback_api_url)."""
 
+import dataclasses
+
+import pytest
+
 import config
-from conftest import make_inventory
+from deploys.topology import Topology
 
 TLS = {"port": 5443, "chain": "-----BEGIN CERTIFICATE-----\n"}
 
 
-def region(**data):
-    return make_inventory(host_data={"r1": data}).get_host("r1")
+@pytest.fixture()
+def region(inventory_factory):
+    return lambda **data: inventory_factory(host_data={"r1": data}).get_host("r1")
 
 
-def test_without_tls_both_use_plain_http_on_localhost():
+def test_without_tls_both_use_plain_http_on_localhost(region):
     assert config.cli_profile_url(region(), None) == "http://localhost:5240/MAAS/"
     assert config.loopback_api_url(region(), None) == "http://localhost:5240/MAAS/"
 
 
-def test_with_tls_the_api_calls_use_https_on_localhost_at_maas_tls_port():
+def test_with_tls_the_api_calls_use_https_on_localhost_at_maas_tls_port(region):
     assert config.loopback_api_url(region(), TLS) == "https://localhost:5443/MAAS/"
     assert config.loopback_api_url(region(), {**TLS, "port": 8443}) == "https://localhost:8443/MAAS/"
 
 
-def test_with_tls_the_cli_profile_uses_the_regions_own_address_which_the_certificate_names():
+def test_with_tls_the_cli_profile_uses_the_regions_own_address_which_the_certificate_names(region):
     """MAAS's CLI checks the certificate's names: `localhost` is rarely one of them."""
     assert config.cli_profile_url(region(), TLS) == "https://10.99.0.11:5443/MAAS/"
     assert config.cli_profile_url(region(maas_address="fd00::11"), TLS) == "https://[fd00::11]:5443/MAAS/"
 
 
-def test_the_topology_keeps_maas_tls_when_its_primary_changes():
+def test_the_topology_keeps_maas_tls_when_its_primary_changes(inventory_factory):
     """Region removal may make another region the primary: TLS is the cluster's, not a host's."""
-    import dataclasses
-
-    from deploys.topology import Topology
-    inventory = make_inventory()
+    inventory = inventory_factory()
     r1, r2 = inventory.get_host("r1"), inventory.get_host("r2")
     topology = Topology(postgres=[], regions=[r1, r2], racks=[], haproxies=[], region_tls={"r1": TLS})
     assert topology.tls == TLS
