@@ -14,15 +14,14 @@ time."""
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import shlex
 import threading
-import time
 
 import requests
 
 from labtools import wait_for
+from test_rolling_restart import RequestStream
 from test_tls_regions import VERSION, redirects_to_tls, self_signed, servers_up
 
 PG, REGIONS, LB, RACKS = "pg1", ["region1", "region2"], "lb1", ["rack1", "rack2"]
@@ -42,53 +41,25 @@ def profile_urls(lab, region: str) -> dict:
                 if line.strip())
 
 
-class HttpsStream:
+class HttpsStream(RequestStream):
     """API reads on HAProxy's HTTPS port in background threads, MAAS's certificate checked:
     one on a new connection each time, one on a keep-alive session."""
 
-    def __init__(self, lab, ca_file: str, max_requests: int = 6000, max_seconds: float = 400,
-                 interval: float = 0.05):
-        address = lab.address(LB)
-        assert ipaddress.ip_address(address) in ipaddress.ip_network(lab.spec["network"]), address
-        self.url = f"https://{address}:5443{VERSION}"
-        self.ca_file, self.max_requests, self.max_seconds, self.interval = ca_file, max_requests, max_seconds, interval
-        self.sent = 0
-        self.failures: list[str] = []
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(kind,), daemon=True)
-                         for kind in ("new connection", "keep-alive")]
+    KINDS = ("new connection", "keep-alive")
 
-    def _run(self, kind: str) -> None:
-        session = requests.Session()
-        started = time.monotonic()
-        while not self._stop.is_set() and time.monotonic() - started < self.max_seconds:
-            with self._lock:
-                if self.sent >= self.max_requests:
-                    return
-                self.sent += 1
-            try:
-                get = requests.get if kind == "new connection" else session.get
-                response = get(self.url, verify=self.ca_file, timeout=10,
-                               headers={"Connection": "close"} if kind == "new connection" else {})
-                if response.status_code != 200:
-                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:100]}")
-            except Exception as error:  # noqa: BLE001 - every failure counts
-                with self._lock:
-                    self.failures.append(f"{time.strftime('%H:%M:%S')} {kind}: {type(error).__name__}: {error}"[:300])
-            time.sleep(self.interval)
+    def __init__(self, lab, ca_file: str):
+        super().__init__(lab, key="", max_seconds=400)
+        self.url = f"https://{lab.address(LB)}:5443{VERSION}"
+        self.ca_file, self.session = ca_file, requests.Session()
+        self._threads = [threading.Thread(target=self._run, args=(kind,), daemon=True) for kind in self.KINDS]
 
-    def __enter__(self):
-        for thread in self._threads:
-            thread.start()
-        time.sleep(1)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(1)
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=30)
+    def _one(self, kind: str, client) -> None:
+        if kind == "new connection":
+            response = requests.get(self.url, verify=self.ca_file, timeout=10, headers={"Connection": "close"})
+        else:
+            response = self.session.get(self.url, verify=self.ca_file, timeout=10)
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:100]}")
 
 
 def test_with_tls_on_api_calls_cli_profiles_and_rolling_restarts_follow(lab, tmp_path):
@@ -131,5 +102,4 @@ def test_with_tls_on_api_calls_cli_profiles_and_rolling_restarts_follow(lab, tmp
     assert len(drained) == len(REGIONS), rolling.changed_ops
     for region in REGIONS:
         assert lab.read_yaml(region, "/etc/maas/regiond.conf")["num_workers"] == 3
-    assert stream.sent >= 100, f"only {stream.sent} requests sent"
-    assert stream.failures == [], f"{len(stream.failures)} of {stream.sent} requests failed: {stream.failures[:5]}"
+    stream.assert_no_failure(minimum=100)
