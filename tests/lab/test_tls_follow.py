@@ -42,22 +42,20 @@ def profile_urls(lab, region: str) -> dict:
 
 
 class HttpsStream(RequestStream):
-    """API reads on HAProxy's HTTPS port in background threads, MAAS's certificate checked:
-    one on a new connection each time, one on a keep-alive session."""
+    """API reads on HAProxy's HTTPS port in two background threads, MAAS's certificate checked,
+    each on a new connection: in TCP mode HAProxy can move new connections only (one left open
+    across a drain is cut when its region restarts)."""
 
-    KINDS = ("new connection", "keep-alive")
+    KINDS = ("reader 1", "reader 2")
 
     def __init__(self, lab, ca_file: str):
         super().__init__(lab, key="", max_seconds=400)
         self.url = f"https://{lab.address(LB)}:5443{VERSION}"
-        self.ca_file, self.session = ca_file, requests.Session()
+        self.ca_file = ca_file
         self._threads = [threading.Thread(target=self._run, args=(kind,), daemon=True) for kind in self.KINDS]
 
     def _one(self, kind: str, client) -> None:
-        if kind == "new connection":
-            response = requests.get(self.url, verify=self.ca_file, timeout=10, headers={"Connection": "close"})
-        else:
-            response = self.session.get(self.url, verify=self.ca_file, timeout=10)
+        response = requests.get(self.url, verify=self.ca_file, timeout=10, headers={"Connection": "close"})
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}: {response.text[:100]}")
 
