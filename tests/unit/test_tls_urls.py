@@ -32,11 +32,13 @@ def test_with_tls_the_cli_profile_uses_the_regions_own_address_which_the_certifi
     assert config.cli_profile_url(region(maas_address="fd00::11"), TLS) == "https://[fd00::11]:5443/MAAS/"
 
 
-def test_the_topology_keeps_maas_tls_when_its_primary_changes(inventory_factory):
-    """Region removal may make another region the primary: TLS is the cluster's, not a host's."""
+def test_maas_tls_is_the_clusters_whichever_region_shows_it(inventory_factory):
+    """Region removal may make another region the primary, and a region that is down shows
+    TLS off: TLS is the cluster's, not a host's."""
     inventory = inventory_factory()
     r1, r2 = inventory.get_host("r1"), inventory.get_host("r2")
     topology = Topology(postgres=[], regions=[r1, r2], racks=[], haproxies=[], region_tls={"r1": TLS})
     assert topology.tls == TLS
     assert dataclasses.replace(topology, regions=[r2]).tls == TLS
-    assert dataclasses.replace(topology, region_tls={"r1": None}).tls is None
+    assert dataclasses.replace(topology, region_tls={"r1": None, "r2": TLS}).tls == TLS
+    assert dataclasses.replace(topology, region_tls={"r1": None, "r2": None}).tls is None
