@@ -178,11 +178,24 @@ def region_url(host) -> str:
     return f"http://{url_host(address_of(host))}:{get(host, 'maas_region_port')}/MAAS"
 
 
-def loopback_api_url(host) -> str:
+def loopback_api_url(host, tls=None) -> str:
     """The region API of region ``host`` as that host reaches it on its own loopback: where
     the deploy's calls signed with the admin's API key go (run on the host, ``region_api.py``),
-    so the key never crosses the network."""
+    so the key never crosses the network. With MAAS TLS on (``tls``: the ``MaasTls`` fact),
+    its HTTPS port: on the plain port the API is only nginx's redirect."""
+    if tls:
+        return f"https://localhost:{tls['port']}/MAAS/"
     return f"http://localhost:{get(host, 'maas_region_port')}/MAAS/"
+
+
+def cli_profile_url(host, tls=None) -> str:
+    """The URL the ``maas`` CLI profile on region ``host`` logs in on: that region's own API.
+    With MAAS TLS on, its HTTPS port at the region's own address (the request stays on the
+    host): MAAS's CLI checks the certificate's names, and a certificate for the cluster names
+    its regions' addresses rather than ``localhost``."""
+    if not tls:
+        return loopback_api_url(host)
+    return f"https://{url_host(address_of(host))}:{tls['port']}/MAAS/"
 
 
 def snap_channel(host) -> str:

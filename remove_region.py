@@ -34,7 +34,7 @@ if host == leaving:
 barrier(name="Phase: region stopped", phase="region stopped")
 
 if remaining.is_primary(host):
-    lifecycle.delete_leaving(leaving, maas_hostname(leaving))
+    lifecycle.delete_leaving(leaving, maas_hostname(leaving), topology.tls)
 if host in topology.haproxies:
     lifecycle.haproxy_without(remaining)
 if host in topology.postgres:

@@ -10,7 +10,7 @@ from operations import maas_dhcp
 
 def api_url(topology) -> str:
     """The primary region's API on its own loopback: the calls run there (the key stays there)."""
-    return config.loopback_api_url(topology.primary)
+    return config.loopback_api_url(topology.primary, topology.tls)
 
 
 @deploy("MAAS DHCP HA")

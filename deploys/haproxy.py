@@ -17,15 +17,10 @@ from operations import haproxy, maas_rolling, maas_services
 MAAS_CA_FILE = "/etc/haproxy/maas-ca.pem"
 
 
-def region_tls(topology) -> dict | None:
-    """MAAS TLS as the primary region shows it (facts.maas_health.MaasTls), or None."""
-    return topology.region_tls.get(topology.primary.name) if topology.regions else None
-
-
 def rendered_config(topology) -> str:
     """The haproxy.cfg this host should have, from the inventory (and MAAS TLS: see
     docs/architecture.md, "HAProxy and MAAS TLS")."""
-    tls = region_tls(topology)
+    tls = topology.tls
     return haproxy.render_config(
         backends=[
             {"name": region.name, "address": config.address_of(region),
@@ -53,7 +48,7 @@ def maas_haproxy(topology):
     # present: apt.packages would only ask dpkg again
     if not packages_present(["haproxy", "socat"], topology.deb_packages.get(host.name)):
         apt.packages(name="Install HAProxy", packages=["haproxy", "socat"], update=True)
-    tls = region_tls(topology)
+    tls = topology.tls
     if tls:
         files.put(name="MAAS's certificate chain for the TLS health checks", src=StringIO(tls["chain"]),
                   dest=MAAS_CA_FILE, user="root", group="root", mode="644")

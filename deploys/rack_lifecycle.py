@@ -52,7 +52,7 @@ def _hostname(rack) -> str:
 
 def _api_url(topology) -> str:
     """The primary region's API on its own loopback: the calls run there (the key stays there)."""
-    return config.loopback_api_url(topology.primary)
+    return config.loopback_api_url(topology.primary, topology.tls)
 
 
 def dhcp_duties(topology, rack_hostname: str) -> list[dict]:

@@ -17,7 +17,7 @@ from deploys.pg_cluster import region_database
 from deploys.topology import region_units_of
 from facts.maas import DEB_RACK_PACKAGE, DEB_REGION_PACKAGE, REGION_MODES
 from facts.maas_config import config_path
-from facts.maas_health import LOCAL_API
+from facts.maas_health import TLS_CHAINS
 from facts.maas_units import region_units
 from operations import config_apply, maas_region, maas_rolling, maas_services
 
@@ -141,11 +141,14 @@ def maas_region_access(topology, regions_settled: bool):
             password=config.get(host, "maas_admin_password"),
             email=config.get(host, "maas_admin_email"),
         )
-    if not maas_region.profile_points_at(topology.cli_profiles.get(host.name), profile, LOCAL_API):
+    # with MAAS TLS on, on its HTTPS port, trusting MAAS's own chain on the host
+    url = config.cli_profile_url(host, topology.tls)
+    if not maas_region.profile_points_at(topology.cli_profiles.get(host.name), profile, url):
         maas_region.cli_profile(
             name="maas CLI profile for queries",
             flavour=flavour,
             profile=profile,
-            url=LOCAL_API,
+            url=url,
             username=username,
+            cacerts=TLS_CHAINS[flavour] if topology.tls else None,
         )

@@ -124,10 +124,11 @@ def stop_leaving():
 
 
 @deploy("Remove a region: delete it from MAAS")
-def delete_leaving(leaving, hostname: str):
+def delete_leaving(leaving, hostname: str, tls=None):
+    """``tls``: MAAS TLS (``Topology.tls``), which decides the URL of the API on the host."""
     maas_region_removal.deregister(
         name=f"Delete region {leaving.name} from MAAS",
-        api_url=config.loopback_api_url(host),
+        api_url=config.loopback_api_url(host, tls),
         key_host=host.name,
         admin_username=config.get(host, "maas_admin_username"),
         hostname=hostname,

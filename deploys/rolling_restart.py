@@ -3,9 +3,11 @@
 For each region in inventory order (the primary first), every region host and every HAProxy
 host walks the same loop, so that pyinfra orders the steps across hosts:
 
-1. HAProxy hosts drain the region (new requests go to the others; open sessions finish),
+1. HAProxy hosts drain the region (new requests go to the others; open sessions finish), in
+   every backend that has it: the HTTP one and, with MAAS TLS on, the HTTPS one (TCP mode),
 2. the region writes its regiond.conf, restarts, and waits until it answers its API,
-3. HAProxy hosts set it ready again and wait until their health check sees it UP,
+3. HAProxy hosts set it ready again in those backends and wait until their health checks see
+   it UP,
 
 then the next region. Only regions that need it take part: regiond.conf is about to change,
 an earlier run wrote it and stopped before the region restarted (its pending-apply marker),
@@ -39,7 +41,8 @@ from run.once import once_per_run
 from run.phases import barrier
 from run.pyinfra_internals import has_failed
 
-BACKEND = "maas_regions"  # the backend name in operations/templates/haproxy.cfg.j2
+# the backends in operations/templates/haproxy.cfg.j2: HTTP, and HTTPS with MAAS TLS on
+BACKENDS = ("maas_regions", "maas_regions_tls")
 
 
 @dataclass
@@ -49,7 +52,7 @@ class RollingPlan:
     regions: list
     haproxies: list
     reasons: dict = field(default_factory=dict)  # region name -> why it restarts (absent: it doesn't)
-    in_haproxy: dict = field(default_factory=dict)  # haproxy name -> {server name: admin state}
+    in_haproxy: dict = field(default_factory=dict)  # haproxy -> {backend: {server: admin state}}
     announced: set = field(default_factory=set)  # (host, region) pairs told the rollout stopped
     sitting_out: set = field(default_factory=set)  # hosts pyinfra could not reach before the run
 
@@ -101,6 +104,13 @@ def restart_reason(settings: dict, conf: dict | None, install: dict | None, answ
     return None
 
 
+def servers_in_haproxy(servers: dict | None) -> dict:
+    """``{backend: {server: admin state}}`` of the region backends in a ``HaproxyServers``
+    answer: the HTTP backend, and the HTTPS one once HAProxy follows MAAS TLS."""
+    return {backend: {name: state.get("admin_state") for name, state in servers[backend].items()}
+            for backend in BACKENDS if (servers or {}).get(backend)}
+
+
 def _build(topology) -> RollingPlan:
     plan = RollingPlan(regions=list(topology.regions), haproxies=list(topology.haproxies))
     # Hosts that were already out before anything ran (unreachable) sit the run out; only a
@@ -116,8 +126,7 @@ def _build(topology) -> RollingPlan:
         if reason:
             plan.reasons[region.name] = reason
     for lb in plan.haproxies:
-        backend = (servers.get(lb.name) or {}).get(BACKEND) or {}
-        plan.in_haproxy[lb.name] = {name: state.get("admin_state") for name, state in backend.items()}
+        plan.in_haproxy[lb.name] = servers_in_haproxy(servers.get(lb.name))
     return plan
 
 
@@ -138,13 +147,15 @@ def rolling_region_restart(topology):
         return
     is_lb = host in plan.haproxies
     socket = config.get(host, "maas_haproxy_admin_socket")
+    backends = plan.in_haproxy.get(host.name, {}) if is_lb else {}
     for region in host.loop(plan.regions):
         restart = plan.restarts(region)
-        admin_state = plan.in_haproxy.get(host.name, {}).get(region.name) if is_lb else None
-        if is_lb and restart and admin_state is not None:
+        # the backends that have this region, with its admin state in each
+        states = {backend: servers[region.name] for backend, servers in backends.items() if region.name in servers}
+        for backend in host.loop(list(states) if restart else []):
             maas_rolling.drain_region(
-                name=f"{region.name}: drain in HAProxy ({plan.reasons[region.name]})",
-                server=region.name, backend=BACKEND, socket=socket,
+                name=f"{region.name}: drain in HAProxy {backend} ({plan.reasons[region.name]})",
+                server=region.name, backend=backend, socket=socket,
                 timeout=config.get(host, "maas_haproxy_drain_timeout"),
                 _if=plan.go(region, announce=True),
             )
@@ -153,10 +164,10 @@ def rolling_region_restart(topology):
         if host == region:
             configure_and_restart(topology, restart=restart, go=plan.go(region, announce=True))
         barrier(name=f"Rolling restart: {region.name} done", phase=f"{region.name} done")
-        if is_lb and admin_state is not None and (restart or admin_state == "drain"):
+        for backend in host.loop([b for b, state in states.items() if restart or state == "drain"]):
             maas_rolling.ready_region(
-                name=f"{region.name}: back into HAProxy",
-                server=region.name, backend=BACKEND, socket=socket,
+                name=f"{region.name}: back into HAProxy {backend}",
+                server=region.name, backend=backend, socket=socket,
                 timeout=config.get(host, "maas_region_restart_timeout"),
                 _if=plan.go(region),
             )

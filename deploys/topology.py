@@ -77,7 +77,7 @@ class Topology:
     pg_settings: dict = field(default_factory=dict)
     pg_clients: dict = field(default_factory=dict)  # {pg: sessions on the MAAS database}
     region_controllers: dict = field(default_factory=dict)  # {primary: regions MAAS knows}
-    region_tls: dict = field(default_factory=dict)  # the primary's MaasTls, for HAProxy
+    region_tls: dict = field(default_factory=dict)  # {region: MaasTls} (see `tls`)
     # derived from the inventory and the round
     workers: dict = field(default_factory=dict)
     budget: ConnectionBudget | None = None
@@ -88,6 +88,14 @@ class Topology:
     @property
     def primary(self):
         return self.regions[0]
+
+    @property
+    def tls(self) -> dict | None:
+        """MAAS TLS (facts.maas_health.MaasTls) as the first region that shows it on showed it
+        in the opening round (the primary first), or None. One certificate and port for the
+        whole cluster (in the database): HAProxy's checks, the regions' CLI profile and the
+        deploy's API calls follow it; a region that is down does not turn it off."""
+        return next((tls for tls in self.region_tls.values() if tls), None)
 
     @property
     def maas_hosts(self) -> list:
@@ -210,7 +218,8 @@ OPENING_ROUND = (
     Ask("pg_clients", PostgresDatabaseClients, lambda t: t.postgres, _pg_clients_args),
     # regions MAAS knows that the inventory may have left out (deploys/region_lifecycle.py)
     Ask("region_controllers", MaasRegionControllers, lambda t: [t.primary], rack_services_args),
-    Ask("region_tls", MaasTls, lambda t: [t.primary] if t.haproxies else [],
+    # every region: MAAS TLS is the cluster's, and a region that does not answer shows it off
+    Ask("region_tls", MaasTls, lambda t: t.regions,
         lambda r: {"flavour": _flavour(r)}),
 )
 

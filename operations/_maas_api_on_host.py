@@ -6,13 +6,15 @@ key is read here, by ``key_command``, and only used here: it never crosses the n
 on no command line, and is never printed (a failure names the key command's error only).
 
 stdin: ``{"url": ..., "method": ..., "body": <form or null>, "key_command": ...,
-"timeout": seconds, "retries": n}``; stdout: ``{"status": ..., "content_type": ...,
+"timeout": seconds, "retries": n, "cafiles": [paths]}``; stdout: ``{"status": ..., "content_type": ...,
 "body": ...}``, or ``{"error": ...}`` when no answer came. Standard library only (it runs
 on the host's own python3).
 """
 
 import json
+import os
 import random
+import ssl
 import subprocess
 import sys
 import time
@@ -53,20 +55,41 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-# No proxy from the environment either: the request goes to the loopback, nowhere else.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
+def tls_context(cafiles):
+    """For ``https://localhost``, with MAAS TLS on: the certificate must chain to MAAS's own
+    (the files in ``cafiles`` that exist); its names are not checked, as they need not
+    include ``localhost``. Nothing else is trusted."""
+    trusted = [path for path in cafiles or [] if os.path.exists(path)]
+    if not trusted:
+        raise ConnectionError("no MAAS certificate chain on this host (%s)" % ", ".join(cafiles or []))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_REQUIRED
+    for path in trusted:
+        context.load_verify_locations(path)
+    return context
+
+
+def opener(request):
+    """No proxy from the environment (the request goes to the loopback, nowhere else), no
+    redirect followed, and for ``https`` only MAAS's chain trusted."""
+    handlers = [urllib.request.ProxyHandler({}), _NoRedirect]
+    if request["url"].startswith("https:"):
+        handlers.append(urllib.request.HTTPSHandler(context=tls_context(request.get("cafiles"))))
+    return urllib.request.build_opener(*handlers)
 
 
 def send(request, key):
     body = request.get("body")
     data = body.encode() if body is not None else None
     last = None
+    open_url = opener(request).open
     for attempt in range(max(1, int(request.get("retries", 1)))):
         http = urllib.request.Request(request["url"], data=data, method=request["method"], headers={
             "Authorization": authorization(key), "Accept": "application/json",
             **({"Content-Type": "application/x-www-form-urlencoded"} if data is not None else {})})
         try:
-            with _OPENER.open(http, timeout=request.get("timeout", 30)) as response:
+            with open_url(http, timeout=request.get("timeout", 30)) as response:
                 return response.status, response.headers.get("Content-Type", ""), response.read()
         except urllib.error.HTTPError as error:
             return error.code, error.headers.get("Content-Type", ""), error.read()

@@ -271,14 +271,16 @@ def profile_points_at(profiles, profile: str, url: str) -> bool:
 
 
 @operation()
-def cli_profile(flavour, profile, url, username):
+def cli_profile(flavour, profile, url, username, cacerts=None):
     """
     Log the host's ``maas`` CLI into the region as ``username`` under ``profile``.
 
     + flavour: ``deb`` (``maas-region`` + ``maas``) or ``snap`` (``/snap/bin/maas`` for both)
     + profile: CLI profile name the ``maas_api`` facts read through
-    + url: region URL (``http://IP:5240/MAAS``)
+    + url: region URL (``http://IP:5240/MAAS``; with MAAS TLS on, ``https://IP:5443/MAAS``)
     + username: MAAS user whose first API key is used
+    + cacerts: for an ``https`` URL, the file on the host with the certificate chain to trust
+      (``maas login --cacerts``: the CLI keeps a copy in the profile)
 
     The key is piped from ``apikey`` into ``maas login PROFILE URL -`` on the host and
     never appears in the command. Noop when the profile exists with the same URL.
@@ -317,6 +319,7 @@ def cli_profile(flavour, profile, url, username):
         "|",
         cli,
         "login",
+        *(["--cacerts", _q(cacerts)] if cacerts else []),
         _q(profile),
         _q(url),
         "-",

@@ -118,3 +118,12 @@ def test_a_region_and_rack_asks_its_rackd_unit_with_its_region_units(inventory_f
     topology.region_units["r1"] = None  # unreachable
     topo_module._region_racks_units(topology)
     assert topology.rack_units["r1"] is None
+
+
+def test_without_load_balancers_every_region_is_still_asked_for_maas_tls(inventory_factory, asked):
+    """MAAS TLS decides the regions' CLI profile and the URL of the deploy's API calls, not
+    only HAProxy's config; each region is asked, so that one that is down does not hide it."""
+    topo = topo_module._build(inventory_factory(lbs=()))
+    batches = {host: arguments["facts"] for name, host, arguments in asked.calls if name == "FactBatch"}
+    assert ["MaasTls", {"flavour": "deb"}] in batches["r1"] and ["MaasTls", {"flavour": "deb"}] in batches["r2"]
+    assert topo.tls == "MaasTls of r1"

@@ -150,3 +150,44 @@ def test_the_program_needs_only_the_standard_library(maas, key_command):
                             capture_output=True, text=True, timeout=30, cwd="/")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == 200
+
+
+def certificate(tmp_path, name: str, address: str) -> tuple[str, str]:
+    """A self-signed certificate (key file, certificate file) naming `address` only."""
+    key, cert = tmp_path / f"{name}.key", tmp_path / f"{name}.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName=IP:{address}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(key), str(cert)
+
+
+@pytest.fixture()
+def tls_maas(maas, tmp_path):
+    """The fake region on HTTPS (as with MAAS TLS on), with a certificate that does not name
+    the address the request uses (as MAAS's does not name localhost): (region, its chain)."""
+    import ssl
+    key, cert = certificate(tmp_path, "maas", "10.0.0.1")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    maas.server.socket = context.wrap_socket(maas.server.socket, server_side=True)
+    maas.url = maas.url.replace("http://", "https://")
+    return maas, cert
+
+
+def test_over_https_the_certificate_is_checked_against_maas_chain_on_the_host(tls_maas, key_command):
+    maas, chain = tls_maas
+    maas.routes[("GET", "/MAAS/api/2.0/version/")] = (200, {"version": "3.5"})
+    region = Region()
+    client = RegionApi(None, region, maas.url, key_command, retries=1, cafiles=["/nonexistent.pem", chain])
+    assert client.get("version/") == {"version": "3.5"}
+    assert maas.requests[-1]["auth"].endswith(f'oauth_signature="%26{TS}"')
+    nothing_holds_the_key(region)
+
+
+def test_over_https_another_certificate_is_refused_before_the_key_is_sent(tls_maas, key_command, tmp_path):
+    maas, _ = tls_maas
+    _, stranger = certificate(tmp_path, "stranger", "10.0.0.1")
+    with pytest.raises(MaasApiError) as error:
+        RegionApi(None, Region(), maas.url, key_command, retries=1, cafiles=[stranger]).get("version/")
+    assert "CERTIFICATE_VERIFY_FAILED" in str(error.value)
+    assert maas.requests == []

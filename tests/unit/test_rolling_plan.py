@@ -45,3 +45,20 @@ def test_file_written_by_a_stopped_run_restarts_although_it_is_right():
     # a change still names the keys that change
     assert restart_reason({**SETTINGS, "num_workers": 2}, CURRENT, {}, answers=True, pending=True) == \
         "regiond.conf: num_workers"
+
+
+def test_each_region_is_taken_out_of_every_backend_haproxy_has_it_in():
+    """With MAAS TLS on, HAProxy passes HTTPS to the regions in a second backend (TCP mode):
+    a region restarts only once it is out of both, so neither API port sees a failed request."""
+    from deploys.rolling_restart import BACKENDS, servers_in_haproxy
+
+    servers = {"maas_regions": {"r1": {"admin_state": "ready"}, "r2": {"admin_state": "drain"}},
+               "maas_regions_tls": {"r1": {"admin_state": "ready"}, "r2": {"admin_state": "ready"}},
+               "stats": {"r1": {"admin_state": "ready"}}}
+    assert BACKENDS == ("maas_regions", "maas_regions_tls")
+    assert servers_in_haproxy(servers) == {"maas_regions": {"r1": "ready", "r2": "drain"},
+                                           "maas_regions_tls": {"r1": "ready", "r2": "ready"}}
+    # TLS off (or HAProxy not yet following it): the HTTP backend only
+    assert servers_in_haproxy({"maas_regions": {"r1": {"admin_state": "ready"}}}) == \
+        {"maas_regions": {"r1": "ready"}}
+    assert servers_in_haproxy(None) == {}

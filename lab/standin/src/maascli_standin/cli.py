@@ -100,18 +100,61 @@ def encode_multipart(data):
     return "\r\n".join(lines).encode(), "multipart/form-data; boundary=%s" % boundary
 
 
-def http(method, url, credentials=None, body=None, ctype=None):
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """As httplib2 (MAAS's CLI): a redirect is followed for GET and HEAD only (any other
+    method gets the redirect as its answer), and without the Authorization header."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if req.get_method() not in ("GET", "HEAD"):
+            return None
+        follow = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if follow is not None:
+            follow.remove_header("Authorization")
+        return follow
+
+
+def tls_context(cacerts=None, insecure=False):
+    """httplib2's: the certificate checked, names included, against the profile's CA
+    certificates (`--cacerts`), else the system's; nothing checked with -k/--insecure."""
+    import ssl
+    context = ssl.create_default_context(cafile=cacerts)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def materialize_certificate(profile):
+    """The profile's CA certificates as a file for the TLS context (MAAS: ~/.maascli.certs)."""
+    if not profile.get("cacerts"):
+        return None
+    path = os.path.join(os.path.expanduser("~"), ".maascli.certs", profile["name"] + ".pem")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(profile["cacerts"])
+    return path
+
+
+def http(method, url, credentials=None, body=None, ctype=None, cacerts=None, insecure=False):
     headers = {}
     if credentials:
         headers["Authorization"] = oauth_header(credentials)
     if ctype:
         headers["Content-Type"] = ctype
     req = urllib.request.Request(url, data=body, headers=headers, method=method)
+    opener = urllib.request.build_opener(
+        _Redirects, urllib.request.HTTPSHandler(context=tls_context(cacerts, insecure)))
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
+        with opener.open(req, timeout=60) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+    except urllib.error.URLError as e:
+        if "CERTIFICATE_VERIFY_FAILED" in str(e.reason):
+            print("Certificate verification failed, use --insecure/-k to disable the certificate check.\n"
+                  "%s" % e.reason, file=sys.stderr)
+            sys.exit(1)
+        raise
 
 
 def parse_key(key):
@@ -140,6 +183,16 @@ def cmd_login(opts, parser):
         key = sys.stdin.readline().strip()
     elif key == "-":
         key = sys.stdin.readline().strip()
+    if opts.insecure and opts.cacerts:
+        sys.exit("You cannot use both cacerts and insecure arguments.")
+    cacerts = None
+    if opts.cacerts is not None:
+        with open(opts.cacerts) as f:
+            cacerts = f.read()
+        if "-----BEGIN CERTIFICATE-----" not in cacerts:
+            print("Invalid PEM material", file=sys.stderr)
+            sys.exit(2)
+    tls = {"cacerts": opts.cacerts, "insecure": opts.insecure}
     credentials = None
     if key:
         credentials = parse_key(key)
@@ -147,14 +200,14 @@ def cmd_login(opts, parser):
             parser.error("Invalid API key %r; expected \"<consumer_key>:<key>:<secret>\"" % key)
     try:
         if credentials:
-            status, _, _ = http("GET", url + "users/?op=whoami", credentials)
+            status, _, _ = http("GET", url + "users/?op=whoami", credentials, **tls)
             if status == 401:
                 print("The MAAS server rejected your API key.", file=sys.stderr)
                 sys.exit(1)
             if status != 200:
                 print("The MAAS server gave an unexpected response: %d" % status, file=sys.stderr)
                 sys.exit(1)
-        status, headers, body = http("GET", url + "describe/", credentials)
+        status, headers, body = http("GET", url + "describe/", credentials, **tls)
     except (urllib.error.URLError, OSError) as e:
         parser.error("%s" % getattr(e, "reason", e))
     ctype = {k.lower(): v for k, v in headers.items()}.get("content-type")
@@ -162,7 +215,7 @@ def cmd_login(opts, parser):
         print("The MAAS server gave an unexpected response: %d" % status, file=sys.stderr)
         sys.exit(1)
     save_profile({"name": opts.profile_name, "url": url, "credentials": credentials,
-                  "description": json.loads(body), "cacerts": None})
+                  "description": json.loads(body), "cacerts": cacerts})
     print("\nYou are now logged in to the MAAS server at\n%s with the profile name '%s'.\n\n"
           "For help with the available commands, try:\n\n  maas %s --help\n"
           % (url, opts.profile_name, opts.profile_name))
@@ -180,6 +233,7 @@ def cmd_logout(opts, parser):
 
 def cmd_refresh(opts, parser):
     for profile in load_profiles().values():
+        # as MAAS's: without the profile's CA certificates
         status, _, body = http("GET", profile["url"] + "describe/", profile.get("credentials"))
         if status == 200:
             profile["description"] = json.loads(body)
@@ -213,7 +267,9 @@ def run_action(profile, handler, action, opts, parser):
     if query:
         url += "?" + urllib.parse.urlencode(query)
     try:
-        status, headers, content = http(action["method"], url, profile.get("credentials"), body, ctype)
+        status, headers, content = http(action["method"], url, profile.get("credentials"), body, ctype,
+                                        cacerts=materialize_certificate(profile),
+                                        insecure=getattr(opts, "insecure", False))
     except (urllib.error.URLError, OSError) as e:
         parser.error("%s" % getattr(e, "reason", e))
     server_hash = {k.lower(): v for k, v in headers.items()}.get("x-maas-api-hash")
