@@ -397,7 +397,9 @@ def _size_connections(topo: Topology) -> None:
         needed=topo.budget.needed,
         sized=sized,
         in_use=bool(clients),
-        restart_allowed=config.is_true(config.get(pg, "maas_pg_restart_allowed")),
+        # a Patroni cluster restarts its members one at a time itself (operations/patroni.py)
+        restart_allowed=(config.is_true(config.get(pg, "maas_pg_restart_allowed"))
+                         or len(topo.postgres) >= 3),
         explicit=explicit is not None,
     )
     if topo.connection_plan.change == "refuse":
