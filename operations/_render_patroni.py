@@ -29,7 +29,7 @@ PGPASS = "/var/lib/postgresql/.pgpass.patroni"
 # and gives up on etcd or PostgreSQL after RETRY_TIMEOUT (Patroni wants
 # loop_wait + 2 * retry_timeout <= ttl). A primary that dies uncleanly is replaced within
 # about TTL + LOOP_WAIT seconds; one that shuts down cleanly hands over at once.
-TTL, LOOP_WAIT, RETRY_TIMEOUT = 20, 5, 7
+TTL, LOOP_WAIT, RETRY_TIMEOUT = 15, 3, 6
 
 
 def _url(address: str, port: int) -> str:

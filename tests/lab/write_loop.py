@@ -16,6 +16,9 @@ from operations.maas_api_client import MaasClient
 
 # At most this many writes, in at most this many seconds, one every PAUSE seconds.
 MAX_WRITES, MAX_SECONDS, PAUSE = 100, 120, 0.2
+# after a failed write the loop waits longer: an outage as long as Patroni's leader TTL (a
+# primary lost without a goodbye) must not use up the loop's addresses
+FAILED_PAUSE = 1.0
 FIRST_ADDRESS = 150  # the loop's addresses: the lab network's hosts 151..250 (database rows only)
 UNTIL_EVERY = 3  # seconds between two looks at the condition that ends the loop (it costs an ssh)
 OUTAGE_GOAL = 30  # seconds from losing the primary to the first write acknowledged again
@@ -37,6 +40,7 @@ class WriteLoop:
         self.ids: list[int] = []
         self.failures: list[tuple[float, str]] = []
         self.successes: list[float] = []
+        self.last_failed = False
         self.sent = 0
 
     def write(self) -> None:
@@ -48,7 +52,9 @@ class WriteLoop:
                                                      "end_ip": address, "comment": comment})
         except Exception as error:  # noqa: BLE001 - every failure counts (HTTP 500, reset, timeout)
             self.failures.append((time.monotonic(), str(getattr(error, "status", None) or type(error).__name__)))
+            self.last_failed = True
             return
+        self.last_failed = False
         self.acknowledged.append(comment)
         self.ids.append(created["id"])
         self.successes.append(time.monotonic())
@@ -65,7 +71,7 @@ class WriteLoop:
                     done_at = len(self.successes)
             if done_at is not None and len(self.successes) >= done_at + after:
                 return
-            time.sleep(PAUSE)
+            time.sleep(FAILED_PAUSE if self.last_failed else PAUSE)
         raise AssertionError(f"write loop ran out ({self.sent} writes, {time.monotonic() - started:.0f} s); "
                              f"failures: {self.failures[-5:]}")
 
