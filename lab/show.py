@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 
 import requests
 from pathlib import Path
@@ -54,8 +55,13 @@ def show_api_vip(hosts: dict, lbs: list[str]) -> None:
     if not vip or not configured:
         print("\nFloating API address: none (one load balancer serves on its own address)")
         return
-    holders = [lb for lb in configured
-               if re.search(rf"\binet {re.escape(vip)}/", ssh(hosts, lb, "ip -o addr show"))]
+    # right after a deploy keepalived may still be electing (every host starts as BACKUP)
+    for _ in range(10):
+        holders = [lb for lb in configured
+                   if re.search(rf"\binet {re.escape(vip)}/", ssh(hosts, lb, "ip -o addr show"))]
+        if holders:
+            break
+        time.sleep(1)
     print(f"\nFloating API address {vip} (keepalived on {', '.join(configured)}): "
           f"held by {', '.join(holders) or 'NO HOST'}")
     try:
