@@ -8,9 +8,12 @@ and the service reloaded (started when it was not running).
 
 from __future__ import annotations
 
+import hashlib
 from io import StringIO
 
-from pyinfra.api import FileUploadCommand, QuoteString, StringCommand
+from pyinfra import host
+from pyinfra.api import FileUploadCommand, OperationValueError, QuoteString, StringCommand
+from pyinfra.facts.files import Sha1File
 from pyinfra.operations.util import files as files_util
 
 
@@ -41,3 +44,15 @@ def validated_swap(content: str, path: str, check: str, program: str, service: s
     yield StringCommand("mv", QuoteString(new_path), QuoteString(path))
     if reload:
         yield f"systemctl reload-or-restart {service}"
+
+
+def swap_due(content: str, path: str, program: str) -> tuple[bool, str | None]:
+    """Whether ``content`` differs from the live file (compared by sha1; a noop says so when
+    it does not), and the live file's sha1 (None: no live file). Empty content is refused."""
+    if not content or not content.strip():
+        raise OperationValueError(f"{program} config for {host.name} is empty")
+    current = host.get_fact(Sha1File, path=path)
+    if current == hashlib.sha1(content.encode("utf-8")).hexdigest():
+        host.noop(f"{program} config {path} is up to date")
+        return False, current
+    return True, current

@@ -11,16 +11,14 @@ restarts is in ``operations/maas_rolling.py``.
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 
 from pyinfra import host
 from pyinfra.api import OperationValueError, QuoteString, StringCommand, operation
-from pyinfra.facts.files import Sha1File
 
 from facts.pending_apply import PendingApply, marker_path
 from operations._render_haproxy import DEFAULT_SOCKET, render_config  # noqa: F401  (the deploy's entry)
-from operations._validated_swap import validated_swap
+from operations._validated_swap import swap_due, validated_swap
 from operations.config_apply import mark_pending
 
 PREVIOUS_SUFFIX = ".maas-ha-previous"  # the config before the last swap, until HAProxy runs the new one
@@ -60,13 +58,8 @@ def config(content: str, path: str = "/etc/haproxy/haproxy.cfg"):
         )
         haproxy.loaded(name="HAProxy loads haproxy.cfg")
     """
-    if not content or not content.strip():
-        raise OperationValueError(f"haproxy config for {host.name} is empty")
-
-    wanted = hashlib.sha1(content.encode("utf-8")).hexdigest()
-    current = host.get_fact(Sha1File, path=path)
-    if current == wanted:
-        host.noop(f"haproxy config {path} is up to date")
+    due, current = swap_due(content, path, "haproxy")
+    if not due:
         return
 
     # the marker first (``loaded`` reloads while it is there, also in a later run when this one

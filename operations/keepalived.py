@@ -7,15 +7,13 @@ is reloaded only when the content changed: a reload keeps the address where it i
 
 from __future__ import annotations
 
-import hashlib
 
 from pyinfra import host
-from pyinfra.api import OperationValueError, operation
-from pyinfra.facts.files import Sha1File
+from pyinfra.api import operation
 
 from operations._render_keepalived import (CHECK_SCRIPT_PATH, CONFIG_PATH, priority,  # noqa: F401
                                            render_check_script, render_config, vrrp_link)
-from operations._validated_swap import validated_swap
+from operations._validated_swap import swap_due, validated_swap
 
 
 @operation()
@@ -45,13 +43,8 @@ def config(content: str, path: str = CONFIG_PATH):
             ),
         )
     """
-    if not content or not content.strip():
-        raise OperationValueError(f"keepalived config for {host.name} is empty")
-
-    wanted = hashlib.sha1(content.encode("utf-8")).hexdigest()
-    current = host.get_fact(Sha1File, path=path)
-    if current == wanted:
-        host.noop(f"keepalived config {path} is up to date")
+    due, current = swap_due(content, path, "keepalived")
+    if not due:
         return
 
     # --config-test exits non-zero on an error and prints it on stderr
