@@ -40,7 +40,6 @@ from run.once import once_per_run
 POLL_SECONDS = 3
 # regiond.conf's writer, for rackd.conf: keys from JSON on stdin, the rest kept, atomic
 RACKD_WRITER = REGIOND_WRITER.replace('prefix=".regiond.conf."', 'prefix=".rackd.conf."')
-RACKD_JOURNAL = {"deb": "maas-rackd", "snap": "snap.maas.pebble"}
 
 
 
