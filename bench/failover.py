@@ -5,7 +5,8 @@ lost, and how many fail.
 
 One lab session (its slot's lock held, ending with ``labctl down``): the lab with the three
 database hosts, a converge with ``MAAS_HA_POSTGRES=pg1,pg2,pg3``, then ``--runs`` times: under
-the bounded write loop of ``tests/lab/write_loop.py`` (API writes through the load balancer),
+the bounded write loop of ``tests/lab/write_loop.py`` (API writes through the floating
+address that both load balancers share, as an operator's users reach MAAS),
 the primary's host is powered off (``labctl stop``); measured are the seconds from the power-off
 to the first write acknowledged again after the first failure, the writes that failed, and
 whether every acknowledged write is in the new primary's database. The host is then started
@@ -40,8 +41,8 @@ from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments  #
 RESULTS = REPO / "bench" / "results"
 README_START = "<!-- bench-failover:start -->"
 README_END = "<!-- bench-failover:end -->"
-REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
-ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": LB,
+REGIONS, LBS, RACKS = ["region1", "region2"], ["lb1", "lb2"], ["rack1"]
+ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": ",".join(LBS),
        "MAAS_HA_RACKS": ",".join(RACKS)}
 
 
@@ -49,7 +50,7 @@ def one_failover(session: Lab, index: int) -> dict:
     """Power the primary's host off under the write loop; back to three members afterwards."""
     old = leader(session)
     others = [name for name in PG if name != old]
-    loop = WriteLoop(session, f"http://{session.address(LB)}/MAAS/", REGIONS[0], f"bench{index}")
+    loop = WriteLoop(session, f"http://{session.api_vip}/MAAS/", REGIONS[0], f"bench{index}")
     for _ in range(10):
         loop.write()
     stopped = time.monotonic()

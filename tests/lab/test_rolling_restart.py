@@ -28,12 +28,14 @@ BROKEN_DROPIN = "/etc/systemd/system/maas-regiond.service.d/zz-lab-broken-db.con
 class RequestStream:
     """Steady API requests through HAProxy in background threads, bounded in count and time:
     anonymous `version/` on a new connection each time, and an authenticated `whoami` on one
-    keep-alive session (it reads the database)."""
+    keep-alive session (it reads the database). `address`: where the API is asked, the lab's
+    HAProxy unless given (the floating address, for one)."""
 
     def __init__(self, lab, key: str, max_requests: int = 6000, max_seconds: float = 300,
-                 interval: float = 0.05):
-        self.base = f"http://{lab.address(LB)}/MAAS/"
-        assert ipaddress.ip_address(lab.address(LB)) in ipaddress.ip_network(lab.spec["network"]), self.base
+                 interval: float = 0.05, address: str | None = None):
+        address = address or lab.address(LB)
+        self.base = f"http://{address}/MAAS/"
+        assert ipaddress.ip_address(address) in ipaddress.ip_network(lab.spec["network"]), self.base
         self.key, self.max_requests, self.max_seconds, self.interval = key, max_requests, max_seconds, interval
         self.sent = 0
         self.failures: list[str] = []

@@ -30,7 +30,8 @@ class WriteLoop:
     cause. `remove()` deletes the loop's ranges afterwards, so the next loop finds its
     addresses free (a range on a taken address is refused, which would count as a failure)."""
 
-    def __init__(self, lab, url: str, region: str, tag: str):
+    def __init__(self, lab, url: str, region: str, tag: str, pause: float = PAUSE):
+        self.pause = pause  # between two writes (a slower loop covers a longer change)
         self.client = MaasClient(url, lab.api_key(region), timeout=5, retries=0)
         network = ipaddress.ip_network(lab.spec["network"])
         # addresses high in the lab's network, away from hosts (only database rows are made)
@@ -71,7 +72,7 @@ class WriteLoop:
                     done_at = len(self.successes)
             if done_at is not None and len(self.successes) >= done_at + after:
                 return
-            time.sleep(FAILED_PAUSE if self.last_failed else PAUSE)
+            time.sleep(FAILED_PAUSE if self.last_failed else self.pause)
         raise AssertionError(f"write loop ran out ({self.sent} writes, {time.monotonic() - started:.0f} s); "
                              f"failures: {self.failures[-5:]}")
 
