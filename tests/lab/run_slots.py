@@ -33,7 +33,7 @@ MINUTES = {
     "test_rolling_restart.py": 5, "test_vip.py": 5, "test_snap_rack_logs.py": 6,
     "test_tls_regions.py": 5, "test_region_and_rack.py": 5, "test_converge.py": 3,
     "test_add_ha.py": 3, "test_secrets.py": 4, "test_readme_commands.py": 4,
-    "test_dhcp_after_registration.py": 4, "test_flavours_swapped.py": 4,
+    "test_dhcp_after_registration.py": 4, "test_flavours_swapped.py": 4, "test_ha_topology.py": 5,
 }
 DEFAULT_MINUTES = 3
 
