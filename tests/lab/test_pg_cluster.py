@@ -1,9 +1,11 @@
 """Scenario: the database is a Patroni cluster of three hosts (pg1, pg2, pg3).
 
-Under a bounded loop of API writes through the load balancer: the primary's host is powered
-off; writes come back, and every write the API acknowledged (before, during and after) is in
-the database of the new primary. The old primary's host comes back as a replica, and a deploy
-then changes nothing. A planned `patronictl switchover` under the same loop is measured too.
+Under a bounded loop of API writes and reads through the floating address that lb1 and lb2
+share: the primary's host is powered off; writes come back, and every write the API
+acknowledged (before, during and after) is in the database of the new primary. The old
+primary's host comes back as a replica, and a deploy then changes nothing. (A planned
+`patronictl switchover`, and a rolling region restart, on the same topology:
+test_ha_topology.py.)
 """
 
 from __future__ import annotations
@@ -15,17 +17,18 @@ import pytest
 
 import ha_checks
 from labtools import wait_for
-from patroni_checks import PATRONICTL, PG, cluster_lab, healthy, leader, members
+from patroni_checks import PG, cluster_lab, healthy, leader, members
+from test_rolling_restart import ApiKey, RequestStream
 from write_loop import OUTAGE_GOAL, WriteLoop, in_background, stored_comments
 
-REGIONS, LB, RACKS = ["region1", "region2"], "lb1", ["rack1"]
-ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": LB,
+REGIONS, LBS, RACKS = ["region1", "region2"], ["lb1", "lb2"], ["rack1"]
+ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "MAAS_HA_HAPROXY": ",".join(LBS),
        "MAAS_HA_RACKS": ",".join(RACKS), "MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "deb"}
 
 
 @pytest.fixture(scope="module")
 def cluster(lab):
-    cluster_lab(lab, [*PG, *REGIONS, LB, *RACKS])
+    cluster_lab(lab, [*PG, *REGIONS, *LBS, *RACKS])
     result = lab.deploy(ENV, label="pg-cluster-converge")
     assert result.returncode == 0, result.tail()
     wait_for(lambda: healthy(lab), 60, "three members, a leader, replicas streaming")
@@ -110,22 +113,27 @@ def test_settings_go_through_patroni(lab, cluster):
 def test_writes_survive_losing_the_primary(lab, cluster):
     old = leader(lab)
     others = [name for name in PG if name != old]
-    loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "pgfail")
-    for _ in range(20):  # before
-        loop.write()
-    assert len(loop.acknowledged) == 20, loop.failures
-    stopped = time.monotonic()
-    stopping = in_background(lambda: lab.ctl("stop", old))  # writes go on while it powers off
-    loop.run(until=lambda: not stopping.is_alive() and leader(lab, others) not in (None, old), after=20)
-    stopping.join()
+    loop = WriteLoop(lab, f"http://{lab.api_vip}/MAAS/", REGIONS[0], "pgfail")
+    reads = RequestStream(lab, ApiKey(lab.api_key(REGIONS[0])), max_seconds=300, address=lab.api_vip)
+    with reads:
+        for _ in range(20):  # before
+            loop.write()
+        assert len(loop.acknowledged) == 20, loop.failures
+        stopped = time.monotonic()
+        stopping = in_background(lambda: lab.ctl("stop", old))  # writes go on while it powers off
+        loop.run(until=lambda: not stopping.is_alive() and leader(lab, others) not in (None, old), after=20)
+        stopping.join()
     outage = loop.outage_after(stopped)
     new = leader(lab, others)
     print(f"\nPostgreSQL primary {old} powered off: {len(loop.failures)} of {loop.sent} writes failed "
-          f"{loop.failure_kinds()}; longest time without an acknowledged write {outage:.1f} s; new primary {new}")
+          f"{loop.failure_kinds()}; longest time without an acknowledged write {outage:.1f} s; new primary {new}; "
+          f"{len(reads.failures)} of {reads.sent} reads failed")
     assert "400" not in loop.failure_kinds(), "writes refused: the loop's addresses were not free"
     assert outage <= OUTAGE_GOAL, f"writes back only after {outage:.1f} s"
     missing = set(loop.acknowledged) - stored_comments(lab, new, "pgfail")
     assert not missing, f"{len(missing)} acknowledged writes lost: {sorted(missing)[:5]}"
+    assert len(reads.failures) < reads.sent, "no read answered on the floating address"
+    assert lab.anonymous_get(f"http://{lab.api_vip}/MAAS/api/2.0/version/")  # reads are back too
 
     lab.ctl("start", old)
     wait_for(lambda: healthy(lab), 120, f"{old} back in the cluster")
@@ -137,21 +145,3 @@ def test_writes_survive_losing_the_primary(lab, cluster):
     assert again.returncode == 0, again.tail()
     assert again.changed_hosts == {}, again.changed_ops
 
-
-def test_planned_switchover(lab, cluster):
-    wait_for(lambda: healthy(lab), 60, "a healthy cluster")
-    old = leader(lab)
-    loop = WriteLoop(lab, f"http://{lab.address(LB)}/MAAS/", REGIONS[0], "pgswitch")
-    for _ in range(10):
-        loop.write()
-    started = time.monotonic()
-    lab.ssh(old, f"{PATRONICTL} switchover --force --leader {old} maas")
-    loop.run(until=lambda: leader(lab) not in (None, old), after=20)
-    print(f"\nplanned switchover from {old} to {leader(lab)}: {len(loop.failures)} of {loop.sent} "
-          f"writes failed {loop.failure_kinds()}; longest time without an acknowledged write "
-          f"{loop.outage_after(started):.1f} s")
-    missing = set(loop.acknowledged) - stored_comments(lab, leader(lab), "pgswitch")
-    assert not missing, f"{len(missing)} acknowledged writes lost"
-    assert "400" not in loop.failure_kinds(), "writes refused: the loop's addresses were not free"
-    loop.remove()
-    assert loop.outage_after(started) <= OUTAGE_GOAL
