@@ -20,7 +20,7 @@ from pyinfra.api.exceptions import DeployError
 
 import config
 from deploys.haproxy import rendered_config
-from facts.maas_units import region_units
+from facts.maas_units import region_units, snap_unit
 from operations import haproxy, maas_pg, maas_rack, maas_region_removal, maas_rolling
 
 SCRIPT = "remove_region.py"
@@ -115,11 +115,11 @@ def racks_forget(remaining):
 
 @deploy("Remove a region: stop its services")
 def stop_leaving():
-    flavour = config.get(host, "maas_flavour")
+    flavour, version = config.get(host, "maas_flavour"), config.get(host, "maas_version")
     maas_region_removal.region_stopped(
         name=f"Stop and disable {host.name}'s region services",
         flavour=flavour,
-        units=region_units(flavour, config.get(host, "maas_version")),
+        units=[snap_unit(version)] if flavour == "snap" else region_units(flavour, version),
     )
 
 

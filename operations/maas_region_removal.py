@@ -29,9 +29,12 @@ STILL_RUNNING = "currently running"
 def region_stopped(flavour: str, units: list):
     """Stop this region's services and keep them from starting again (a reboot, a package
     upgrade's restart): deb units ``disable --now``; the snap ``snap stop --disable maas``.
+    Nothing is done when they are already stopped and disabled (a second run changes nothing).
 
     + flavour: ``deb`` or ``snap``
-    + units: the deb region's units (``facts.maas_units.region_units``)
+    + units: the deb region's units (``facts.maas_units.region_units``), or the snap's service
+      manager's unit (``facts.maas_units.snap_unit``), which ``snap stop --disable`` stops and
+      disables
 
     **Example:**
 
@@ -46,15 +49,15 @@ def region_stopped(flavour: str, units: list):
         )
     """
     check_flavour(flavour)
-    if flavour == "snap":
-        yield StringCommand("if [ -e /snap/maas ]; then snap stop --disable maas; fi")
-        return
     states = host.get_fact(SystemdUnits, units=list(units)) or {}
     running = [unit for unit, state in states.items()
                if isinstance(state, dict) and state.get("load") == "loaded"
                and (state.get("active") not in ("inactive", "failed") or state.get("enabled") == "enabled")]
     if not running:
         host.noop("the region's services are stopped and disabled")
+        return
+    if flavour == "snap":
+        yield StringCommand("snap stop --disable maas")
         return
     yield StringCommand("systemctl", "disable", "--now", *running)
 
