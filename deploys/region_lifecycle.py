@@ -124,8 +124,9 @@ def stop_leaving():
 
 
 @deploy("Remove a region: delete it from MAAS")
-def delete_leaving(leaving, hostname: str, tls=None):
-    """``tls``: MAAS TLS (``Topology.tls``), which decides the URL of the API on the host."""
+def delete_leaving(leaving, hostname: str, tls=None, registered=None):
+    """``tls``: MAAS TLS (``Topology.tls``), which decides the URL of the API on the host;
+    ``registered``: the regions MAAS knew when the run was planned (``registered_regions``)."""
     maas_region_removal.deregister(
         name=f"Delete region {leaving.name} from MAAS",
         api_url=config.loopback_api_url(host, tls),
@@ -135,6 +136,7 @@ def delete_leaving(leaving, hostname: str, tls=None):
         address=config.address_of(leaving),
         key_flavour=config.get(host, "maas_flavour"),
         timeout=config.get(host, "maas_region_restart_timeout"),
+        registered=registered,
     )
 
 

@@ -62,6 +62,12 @@ def region_stopped(flavour: str, units: list):
     yield StringCommand("systemctl", "disable", "--now", *running)
 
 
+def matching(regions: list, hostname: str, address: str) -> list:
+    """The regions of a ``regioncontrollers/`` answer that are the one named or addressed."""
+    return [region for region in regions or []
+            if region.get("hostname") == hostname or address in (region.get("ip_addresses") or [])]
+
+
 def delete_region(state, host, api_url, key_host, admin_username, hostname, address,
                   key_flavour=None, timeout=60):  # fmt: skip
     """Execution-time half of ``deregister``: find the region by hostname or address and
@@ -69,8 +75,7 @@ def delete_region(state, host, api_url, key_host, admin_username, hostname, addr
     try:
         source = inventory_host(state, key_host, "key host")
         client = RegionApi(state, source, api_url, api_key_command(admin_username, key_flavour))
-        regions = [region for region in client.get("regioncontrollers/") or []
-                   if region.get("hostname") == hostname or address in (region.get("ip_addresses") or [])]
+        regions = matching(client.get("regioncontrollers/"), hostname, address)
         if not regions:
             host.log_styled(f"region {hostname} is not known to the MAAS of {key_host}; nothing to delete")
             return True
@@ -92,7 +97,8 @@ def delete_region(state, host, api_url, key_host, admin_username, hostname, addr
 
 
 @operation()
-def deregister(api_url, key_host, admin_username, hostname, address, key_flavour=None, timeout=60):
+def deregister(api_url, key_host, admin_username, hostname, address, key_flavour=None, timeout=60,
+               registered=None):
     """
     Delete a region controller from MAAS (API ``DELETE regioncontrollers/<id>/``), from
     another region. Stop the region first: MAAS refuses while its regiond runs, and the
@@ -106,6 +112,9 @@ def deregister(api_url, key_host, admin_username, hostname, address, key_flavour
     + hostname, address: the leaving region's MAAS hostname and address (either matches)
     + key_flavour: ``deb``/``snap`` of ``key_host`` (default: detected on the host)
     + timeout: seconds to wait for MAAS to see the region stopped
+    + registered: the regions MAAS knew when the run was planned
+      (``facts.maas_api.MaasRegionControllers``); when the leaving one is not among them there
+      is nothing to do. ``None`` (the API did not answer then): MAAS is asked when it runs
 
     **Example:**
 
@@ -123,6 +132,9 @@ def deregister(api_url, key_host, admin_username, hostname, address, key_flavour
             address="10.0.0.13",
         )
     """
+    if registered is not None and not matching(registered, hostname, address):
+        host.noop(f"region {hostname} is not known to MAAS")
+        return
     yield FunctionCommand(delete_region, [], {
         "api_url": api_url, "key_host": str(key_host), "admin_username": admin_username,
         "hostname": hostname, "address": address, "key_flavour": key_flavour, "timeout": int(timeout),
