@@ -34,7 +34,8 @@ if host == leaving:
 barrier(name="Phase: region stopped", phase="region stopped")
 
 if remaining.is_primary(host):
-    lifecycle.delete_leaving(leaving, maas_hostname(leaving), topology.tls)
+    lifecycle.delete_leaving(leaving, maas_hostname(leaving), topology.tls,
+                             lifecycle.registered_regions(topology))
 if host in topology.haproxies:
     lifecycle.haproxy_without(remaining)
 if host in topology.postgres:

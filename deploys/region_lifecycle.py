@@ -20,7 +20,7 @@ from pyinfra.api.exceptions import DeployError
 
 import config
 from deploys.haproxy import rendered_config
-from facts.maas_units import region_units
+from facts.maas_units import region_units, snap_unit
 from operations import haproxy, maas_pg, maas_rack, maas_region_removal, maas_rolling
 
 SCRIPT = "remove_region.py"
@@ -115,17 +115,18 @@ def racks_forget(remaining):
 
 @deploy("Remove a region: stop its services")
 def stop_leaving():
-    flavour = config.get(host, "maas_flavour")
+    flavour, version = config.get(host, "maas_flavour"), config.get(host, "maas_version")
     maas_region_removal.region_stopped(
         name=f"Stop and disable {host.name}'s region services",
         flavour=flavour,
-        units=region_units(flavour, config.get(host, "maas_version")),
+        units=[snap_unit(version)] if flavour == "snap" else region_units(flavour, version),
     )
 
 
 @deploy("Remove a region: delete it from MAAS")
-def delete_leaving(leaving, hostname: str, tls=None):
-    """``tls``: MAAS TLS (``Topology.tls``), which decides the URL of the API on the host."""
+def delete_leaving(leaving, hostname: str, tls=None, registered=None):
+    """``tls``: MAAS TLS (``Topology.tls``), which decides the URL of the API on the host;
+    ``registered``: the regions MAAS knew when the run was planned (``registered_regions``)."""
     maas_region_removal.deregister(
         name=f"Delete region {leaving.name} from MAAS",
         api_url=config.loopback_api_url(host, tls),
@@ -135,6 +136,7 @@ def delete_leaving(leaving, hostname: str, tls=None):
         address=config.address_of(leaving),
         key_flavour=config.get(host, "maas_flavour"),
         timeout=config.get(host, "maas_region_restart_timeout"),
+        registered=registered,
     )
 
 

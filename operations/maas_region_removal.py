@@ -29,9 +29,12 @@ STILL_RUNNING = "currently running"
 def region_stopped(flavour: str, units: list):
     """Stop this region's services and keep them from starting again (a reboot, a package
     upgrade's restart): deb units ``disable --now``; the snap ``snap stop --disable maas``.
+    Nothing is done when they are already stopped and disabled (a second run changes nothing).
 
     + flavour: ``deb`` or ``snap``
-    + units: the deb region's units (``facts.maas_units.region_units``)
+    + units: the deb region's units (``facts.maas_units.region_units``), or the snap's service
+      manager's unit (``facts.maas_units.snap_unit``), which ``snap stop --disable`` stops and
+      disables
 
     **Example:**
 
@@ -46,9 +49,6 @@ def region_stopped(flavour: str, units: list):
         )
     """
     check_flavour(flavour)
-    if flavour == "snap":
-        yield StringCommand("if [ -e /snap/maas ]; then snap stop --disable maas; fi")
-        return
     states = host.get_fact(SystemdUnits, units=list(units)) or {}
     running = [unit for unit, state in states.items()
                if isinstance(state, dict) and state.get("load") == "loaded"
@@ -56,7 +56,16 @@ def region_stopped(flavour: str, units: list):
     if not running:
         host.noop("the region's services are stopped and disabled")
         return
+    if flavour == "snap":
+        yield StringCommand("snap stop --disable maas")
+        return
     yield StringCommand("systemctl", "disable", "--now", *running)
+
+
+def matching(regions: list, hostname: str, address: str) -> list:
+    """The regions of a ``regioncontrollers/`` answer that are the one named or addressed."""
+    return [region for region in regions or []
+            if region.get("hostname") == hostname or address in (region.get("ip_addresses") or [])]
 
 
 def delete_region(state, host, api_url, key_host, admin_username, hostname, address,
@@ -66,8 +75,7 @@ def delete_region(state, host, api_url, key_host, admin_username, hostname, addr
     try:
         source = inventory_host(state, key_host, "key host")
         client = RegionApi(state, source, api_url, api_key_command(admin_username, key_flavour))
-        regions = [region for region in client.get("regioncontrollers/") or []
-                   if region.get("hostname") == hostname or address in (region.get("ip_addresses") or [])]
+        regions = matching(client.get("regioncontrollers/"), hostname, address)
         if not regions:
             host.log_styled(f"region {hostname} is not known to the MAAS of {key_host}; nothing to delete")
             return True
@@ -89,7 +97,8 @@ def delete_region(state, host, api_url, key_host, admin_username, hostname, addr
 
 
 @operation()
-def deregister(api_url, key_host, admin_username, hostname, address, key_flavour=None, timeout=60):
+def deregister(api_url, key_host, admin_username, hostname, address, key_flavour=None, timeout=60,
+               registered=None):
     """
     Delete a region controller from MAAS (API ``DELETE regioncontrollers/<id>/``), from
     another region. Stop the region first: MAAS refuses while its regiond runs, and the
@@ -103,6 +112,9 @@ def deregister(api_url, key_host, admin_username, hostname, address, key_flavour
     + hostname, address: the leaving region's MAAS hostname and address (either matches)
     + key_flavour: ``deb``/``snap`` of ``key_host`` (default: detected on the host)
     + timeout: seconds to wait for MAAS to see the region stopped
+    + registered: the regions MAAS knew when the run was planned
+      (``facts.maas_api.MaasRegionControllers``); when the leaving one is not among them there
+      is nothing to do. ``None`` (the API did not answer then): MAAS is asked when it runs
 
     **Example:**
 
@@ -120,6 +132,9 @@ def deregister(api_url, key_host, admin_username, hostname, address, key_flavour
             address="10.0.0.13",
         )
     """
+    if registered is not None and not matching(registered, hostname, address):
+        host.noop(f"region {hostname} is not known to MAAS")
+        return
     yield FunctionCommand(delete_region, [], {
         "api_url": api_url, "key_host": str(key_host), "admin_username": admin_username,
         "hostname": hostname, "address": address, "key_flavour": key_flavour, "timeout": int(timeout),

@@ -1,4 +1,5 @@
-"""Scenario: the other flavour mix — snap regions with deb racks — from bare hosts."""
+"""Scenario: the other flavour mix — snap regions with deb racks — from bare hosts; then a
+snap region is removed (remove_region.py), twice."""
 
 import pytest
 
@@ -32,3 +33,23 @@ def test_snap_regions_second_run_changes_nothing(lab, converged):
     again = lab.deploy(ENV, label="second-run-snap-regions")
     assert again.returncode == 0, again.tail()
     assert again.changed_ops == {}, again.tail(80)
+
+
+def test_removing_a_snap_region_and_running_it_again(lab, converged):
+    """remove_region.py on a snap region stops and disables the snap's services; run again,
+    it finds them so and changes nothing, nor does a deploy without the region."""
+    removal = ["--data", "maas_remove_region=region2"]
+    result = lab.deploy(ENV, deploy_file="remove_region.py", args=removal, label="remove-snap-region")
+    assert result.returncode == 0, result.tail()
+    assert "deleted region controller" in result.output, result.tail()
+    unit = lab.ssh("region2", "systemctl list-units --all --plain --no-legend 'snap.maas.*' | awk '{print $1}'").split()
+    assert unit, "the snap's service unit is not there"
+    state = lab.ssh("region2", f"systemctl is-active {unit[0]}; systemctl is-enabled {unit[0]}", check=False).split()
+    assert state == ["inactive", "disabled"], state
+
+    again = lab.deploy(ENV, deploy_file="remove_region.py", args=removal, label="remove-snap-region-again")
+    assert again.returncode == 0, again.tail()
+    assert again.changed_ops == {}, again.changed_ops
+    remaining = lab.deploy({**ENV, "MAAS_HA_REGIONS": "region1"}, label="after-snap-region-removal")
+    assert remaining.returncode == 0, remaining.tail()
+    assert remaining.changed_ops == {}, remaining.changed_ops
