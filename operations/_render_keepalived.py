@@ -28,8 +28,8 @@ INSTANCE = "maas_api"
 # written into the config so that the ``ApiVip`` fact knows which address to look for; it
 # also marks the config as maas-ha's own (the ``KeepalivedFiles`` fact)
 VIP_MARKER = "# maas_api_vip "
-# the check script's own mark, for the same fact
-CHECK_MARKER = "# Managed by maas-ha: keepalived check"
+# the check script's own mark, for the same fact (the line every release has written)
+CHECK_MARKER = "# Managed by maas-ha: keepalived's check"
 ADVERT_SECONDS = 1
 TOP_PRIORITY = 250  # the first load balancer; each next one a step lower
 

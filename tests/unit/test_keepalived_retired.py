@@ -112,6 +112,10 @@ def test_the_fact_finds_the_rendered_files_and_not_a_config_someone_else_wrote(t
                                    priority=250, own_address="10.0.0.13", peers=["10.0.0.15"]),
         CHECK_SCRIPT_PATH: render_check_script("/run/haproxy/admin.sock", 80),
     }) == BOTH
+    deployed = tmp_path / "deployed"  # the check as every release wrote it: found on hosts deployed before
+    deployed.mkdir()
+    assert found_by_the_fact_in(deployed, {CHECK_SCRIPT_PATH: "#!/bin/sh\n# Managed by maas-ha: keepalived's check "
+                                           "that HAProxy serves the MAAS API on this host.\nexit 0\n"}) == [CHECK_SCRIPT_PATH]
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     assert found_by_the_fact_in(theirs, {CONFIG_PATH: "vrrp_instance VI_1 {\n    # maas_api_vip 10.0.0.20\n}\n"}) == []
