@@ -21,7 +21,7 @@ from deploys.region import maas_region_access, maas_region_software
 from deploys.region_lifecycle import report_regions_left_out
 from deploys.rolling_restart import get_plan, rolling_region_restart
 from deploys.topology import get_topology
-from deploys.vip import maas_api_vip
+from deploys.vip import keepalived_retired, maas_api_vip
 from run.phases import barrier
 
 topology = get_topology(state, inventory)
@@ -56,6 +56,11 @@ if host not in topology.racks or host in topology.regions or rack_due:
 if host in topology.haproxies:
     maas_haproxy(topology)
     maas_api_vip(topology)  # with maas_api_vip: keepalived, once HAProxy serves
+
+# Where keepalived is no longer wanted (no maas_api_vip, or a host that left maas_haproxy):
+# stopped, which releases the address. Nothing to wait for: HAProxy binds every address, so
+# each load balancer already serves on its own one, which maas_url names (deploys/vip.py).
+keepalived_retired(topology)
 
 if rack_due:
     maas_rack_controller(topology)

@@ -21,7 +21,9 @@ from pyinfra.facts.hardware import Cpus
 import config
 from config import GROUP_HAPROXY, GROUP_POSTGRES, GROUP_RACK, GROUP_REGION, SettingError
 from deploys.packages import series_problem
+from deploys.vip import without_keepalived
 from facts.haproxy_runtime import HaproxyServers
+from facts.keepalived import KeepalivedFiles
 from facts.maas import MaasAdminUser, MaasHostname, MaasInstall, MaasRegistration, api_cli
 from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionControllers
 from facts.maas_config import RackdConf, RegiondConf, config_path
@@ -78,6 +80,7 @@ class Topology:
     pg_clients: dict = field(default_factory=dict)  # {pg: sessions on the MAAS database}
     region_controllers: dict = field(default_factory=dict)  # {primary: regions MAAS knows}
     region_tls: dict = field(default_factory=dict)  # {region: MaasTls} (see `tls`)
+    keepalived_files: dict = field(default_factory=dict)  # hosts to be without keepalived (deploys/vip.py)
     # derived from the inventory and the round
     workers: dict = field(default_factory=dict)
     budget: ConnectionBudget | None = None
@@ -221,6 +224,8 @@ OPENING_ROUND = (
     # every region: MAAS TLS is the cluster's, and a region that does not answer shows it off
     Ask("region_tls", MaasTls, lambda t: t.regions,
         lambda r: {"flavour": _flavour(r)}),
+    # maas-ha's keepalived files where keepalived is no longer wanted: retired there
+    Ask("keepalived_files", KeepalivedFiles, without_keepalived),
 )
 
 

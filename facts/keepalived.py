@@ -1,4 +1,5 @@
-"""Which load balancer holds the MAAS API's floating address right now.
+"""Which load balancer holds the MAAS API's floating address right now, and which hosts
+still have maas-ha's keepalived files.
 
 The address moves between hosts by itself (keepalived, VRRP), so the inventory cannot say
 where it is: only each host's interfaces can. Asked of every load balancer, exactly one
@@ -10,9 +11,13 @@ answers ``holds: true`` while the address is up::
 from __future__ import annotations
 
 import ipaddress
+import shlex
 
-from operations._render_keepalived import CONFIG_PATH, VIP_MARKER
+from operations._render_keepalived import CHECK_MARKER, CHECK_SCRIPT_PATH, CONFIG_PATH, VIP_MARKER
 from facts.usage import Fact
+
+# each file maas-ha writes for keepalived, and the line that marks it as maas-ha's
+OWN_FILES = {CONFIG_PATH: VIP_MARKER, CHECK_SCRIPT_PATH: CHECK_MARKER}
 
 _SEPARATOR = "--maas-ha--"
 
@@ -59,3 +64,25 @@ class ApiVip(Fact):
                     continue
         return {"vip": vip, "holds": vip is not None and vip in held,
                 "keepalived": state[0].strip() if state else None}
+
+
+class KeepalivedFiles(Fact):
+    """
+    The keepalived files maas-ha wrote on this host (its config, its HAProxy check), known
+    by the line maas-ha marks each with: a ``keepalived.conf`` someone else wrote is not
+    listed. Empty where maas-ha never set up the floating address, or has retired it.
+
+    .. code:: python
+
+        ["/etc/keepalived/keepalived.conf", "/etc/keepalived/maas-ha-haproxy-serves"]
+    """
+
+    default = list
+
+    def command(self) -> str:
+        # grep -l names the file when a line starts with the mark; -s: a missing file is no error
+        return "; ".join([*(f"grep -ls {shlex.quote('^' + mark)} {path}" for path, mark in OWN_FILES.items()),
+                          "true"])
+
+    def process(self, output):
+        return [line.strip() for line in output if line.strip() in OWN_FILES]

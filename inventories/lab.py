@@ -12,6 +12,8 @@ Environment knobs (for rehearsals and tests):
         is a region+rack (MAAS's default mode) and keeps the region flavour
     MAAS_HA_HAPROXY   comma list of HAProxy hosts (default: the first lab HAProxy, lb1; "" for
         none); two or more share the lab's floating API address (hosts.json's api_vip)
+    MAAS_HA_API_VIP   "" to deploy two or more HAProxy hosts without the floating address (each
+        serves on its own address, as when an operator unsets maas_api_vip)
     MAAS_HA_POSTGRES  comma list of database hosts (default: pg1; "pg1,pg2,pg3" for the
         Patroni cluster)
     MAAS_HA_DHCP_VLAN  "rackA,rackB" to enable DHCP HA on fabric-0 untagged with those racks
@@ -164,8 +166,9 @@ maas_rack = ([_host(name, **({"maas_flavour": _region_flavour} if name in _regio
 _lbs = _pick("maas_haproxy", "MAAS_HA_HAPROXY")
 if "MAAS_HA_HAPROXY" not in os.environ:
     _lbs = _lbs[:1]
+_api_vip = os.environ.get("MAAS_HA_API_VIP", _lab.get("api_vip"))
 maas_haproxy = ([_host(name) for name in _lbs],
-                {"maas_api_vip": _lab["api_vip"]} if len(_lbs) > 1 and _lab.get("api_vip") else {})
+                {"maas_api_vip": _api_vip} if len(_lbs) > 1 and _api_vip else {})
 
 _dhcp = os.environ.get("MAAS_HA_DHCP_VLAN")
 if _dhcp:

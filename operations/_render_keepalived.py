@@ -25,8 +25,11 @@ CONFIG_PATH = "/etc/keepalived/keepalived.conf"
 # write; /etc/keepalived is root's on every Debian and Ubuntu release, /usr/local/lib is not
 CHECK_SCRIPT_PATH = "/etc/keepalived/maas-ha-haproxy-serves"
 INSTANCE = "maas_api"
-# written into the config so that the ``ApiVip`` fact knows which address to look for
+# written into the config so that the ``ApiVip`` fact knows which address to look for; it
+# also marks the config as maas-ha's own (the ``KeepalivedFiles`` fact)
 VIP_MARKER = "# maas_api_vip "
+# the check script's own mark, for the same fact (the line every release has written)
+CHECK_MARKER = "# Managed by maas-ha: keepalived's check"
 ADVERT_SECONDS = 1
 TOP_PRIORITY = 250  # the first load balancer; each next one a step lower
 
@@ -138,7 +141,7 @@ def render_check_script(admin_socket: str, frontend_port: int) -> str:
     socket = shlex.quote(f"UNIX-CONNECT:{admin_socket}")
     return f"""\
 #!/bin/sh
-# Managed by maas-ha: keepalived's check that HAProxy serves the MAAS API on this host.
+{CHECK_MARKER} that HAProxy serves the MAAS API on this host.
 # Exit 0: it does. Anything else: this host gives up the API's floating address.
 # The process runs and is not stuck: it answers on its admin socket...
 echo 'show info' | socat -t 2 -T 2 stdio {socket} 2>/dev/null | grep -q '^Pid: ' || exit 1

@@ -1,4 +1,5 @@
-"""keepalived holding the MAAS API's floating address: its validated config and its check.
+"""keepalived holding the MAAS API's floating address: its validated config and its check,
+and their retirement when the address is unset.
 
 As with HAProxy's config, a new ``keepalived.conf`` only goes live after ``keepalived
 --config-test`` accepted it (a rejected file is removed, the live one stays), and keepalived
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 
 from pyinfra import host
-from pyinfra.api import operation
+from pyinfra.api import FunctionCommand, QuoteString, StringCommand, operation
+from pyinfra.operations.util import files as files_util
 
+from facts.keepalived import KeepalivedFiles
 from operations._render_keepalived import (CHECK_SCRIPT_PATH, CONFIG_PATH, priority,  # noqa: F401
                                            render_check_script, render_config, vrrp_link)
 from operations._validated_swap import swap_due, validated_swap
@@ -50,3 +53,44 @@ def config(content: str, path: str = CONFIG_PATH):
     # --config-test exits non-zero on an error and prints it on stderr
     yield from validated_swap(content, path, "keepalived --config-test --use-file", "keepalived", "keepalived",
                               host.name, live_exists=current is not None)
+
+
+def files_to_move_aside(found) -> list[str]:
+    """maas-ha's keepalived files among ``found`` (the ``KeepalivedFiles`` fact; None: the
+    host did not answer), in the order they go aside: the check script first, the config
+    last, so that a run stopped between the two still finds the config, the mark that
+    keepalived is to be retired, and finishes the job."""
+    return [path for path in (CHECK_SCRIPT_PATH, CONFIG_PATH) if path in (found or [])]
+
+
+def _say(state, host, message: str) -> bool:
+    """A ``FunctionCommand`` that tells the operator what the operation did."""
+    host.log_styled(message, fg="green")
+    return True
+
+
+@operation()
+def files_moved_aside():
+    """Move maas-ha's keepalived config and HAProxy check aside, to ``PATH.bak-<timestamp>``,
+    and say so. Only files maas-ha wrote (the ``KeepalivedFiles`` fact); noop when none is
+    left. Stop keepalived first: it keeps the config it read, and the address with it.
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import keepalived
+
+        keepalived.files_moved_aside(name="keepalived's config and HAProxy check moved aside")
+    """
+    paths = files_to_move_aside(host.get_fact(KeepalivedFiles))
+    if not paths:
+        host.noop("no keepalived config or check of maas-ha's is left")
+        return
+    timestamp = files_util.get_timestamp()
+    moved = []
+    for path in paths:
+        backup = f"{path}.bak-{timestamp}"
+        yield StringCommand("mv", QuoteString(path), QuoteString(backup))
+        moved.append(f"{path} to {backup}")
+    yield FunctionCommand(_say, [f"keepalived retired, its files moved aside: {', '.join(moved)}"], {})

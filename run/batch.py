@@ -12,6 +12,7 @@ of a temporary directory and a few more processes.
 from __future__ import annotations
 
 from facts.haproxy_runtime import HaproxyServers
+from facts.keepalived import KeepalivedFiles
 from facts.maas import MaasAdminUser, MaasInstall, MaasRegistration
 from facts.maas_api import MaasCliProfiles, MaasRackControllers, MaasRegionControllers
 from facts.maas_config import RackdConf, RegiondConf
@@ -24,7 +25,7 @@ from facts.vmhost import VmHostSoftware
 
 # The facts a batch may hold, by name: plain commands without ``requires_command``.
 BATCHABLE = {cls.__name__: cls for cls in (
-    HaproxyServers, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRackControllers,
+    HaproxyServers, KeepalivedFiles, MaasAdminUser, MaasCliProfiles, MaasInstall, MaasRackControllers,
     MaasRegionApiVersion, MaasRegionControllers, MaasRegistration, MaasTls, OsRelease, PendingApply,
     RackdConf, RegiondConf, SystemdUnits, VmHostSoftware,
 )}

@@ -1,7 +1,9 @@
 """Scenario: two load balancers share the API's floating address (keepalived). The API answers
 on it; when HAProxy stops on the holder, or the holder's host dies, the other load balancer
 takes the address and the API answers again within seconds; the host that comes back does
-not take the address back, and a deploy then changes nothing."""
+not take the address back, and a deploy then changes nothing. Last, the operator unsets the
+address: keepalived is retired on both load balancers, no host keeps the address, and the API
+answers on the first load balancer's own address, which the regions now advertise."""
 
 import json
 
@@ -13,6 +15,8 @@ from vip_checks import holders, one_holder, standing_by
 
 REGIONS, LBS = ["region1", "region2"], ["lb1", "lb2"]
 ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACKS": "", "MAAS_HA_HAPROXY": ",".join(LBS)}
+WITHOUT_VIP = {**ENV, "MAAS_HA_API_VIP": ""}  # both load balancers, each on its own address
+KEEPALIVED_FILES = ["/etc/keepalived/keepalived.conf", "/etc/keepalived/maas-ha-haproxy-serves"]
 GAP_BOUND = 15  # seconds: the test's bound; the target (5 s) is the benchmark's to report
 
 
@@ -29,8 +33,8 @@ def record(lab, name: str, measured: outage.Outage) -> dict:
     return summary
 
 
-def assert_no_change(lab, label: str) -> None:
-    result = lab.deploy(ENV, label=label)
+def assert_no_change(lab, label: str, env: dict = ENV) -> None:
+    result = lab.deploy(env, label=label)
     assert result.returncode == 0, result.tail()
     assert result.changed_hosts == {}, result.changed_ops
 
@@ -98,3 +102,21 @@ def test_the_address_moves_when_its_host_dies_and_the_host_rejoins(lab, converge
     assert holders(lab, LBS) == [other]  # the host that came back does not take the address back
     assert_no_change(lab, "vip-after-host-back")
 
+
+def test_unsetting_the_address_retires_keepalived_and_releases_it(lab, converged):
+    one_holder(lab, LBS)  # the address is up before
+    result = lab.deploy(WITHOUT_VIP, label="vip-unset")
+    assert result.returncode == 0, result.tail()
+    assert holders(lab, ["pg1", *REGIONS, *LBS]) == []  # no host keeps the address
+    assert set(result.changed_hosts) >= set(LBS), result.changed_ops
+    for lb in LBS:
+        assert lab.ssh(lb, "systemctl is-active keepalived", check=False).strip() == "inactive"
+        assert lab.ssh(lb, "systemctl is-enabled keepalived", check=False).strip() == "disabled"
+        for path in KEEPALIVED_FILES:  # moved aside, kept as a backup
+            assert lab.ssh(lb, f"test -e {path} && echo present || echo gone").strip() == "gone", (lb, path)
+            assert lab.ssh(lb, f"ls {path}.bak-* | wc -l").strip() != "0", (lb, path)
+    ha_checks.assert_api_answers(lab, REGIONS, LBS)  # on each load balancer's own address
+    for region in REGIONS:  # the regions advertise the first load balancer's own address
+        conf = lab.read_yaml(region, ha_checks.regiond_conf_path("deb"))
+        assert conf["maas_url"] == f"http://{lab.address(LBS[0])}/MAAS", (region, conf)
+    assert_no_change(lab, "vip-unset-second-run", WITHOUT_VIP)

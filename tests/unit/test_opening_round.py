@@ -14,7 +14,7 @@ from run.batch import BATCHABLE
 
 RACK_PARTS = [["MaasInstall", {}], ["OsRelease", {}], ["VmHostSoftware", {}], ["MaasRegistration", {}],
               ["RackdConf", {"path": "/etc/maas/rackd.conf"}], ["PendingApply", {"path": "/etc/maas/rackd.conf"}],
-              ["SystemdUnits", {"units": ["maas-rackd"]}]]
+              ["SystemdUnits", {"units": ["maas-rackd"]}], ["KeepalivedFiles", {}]]
 REGION_UNITS = ["named", "maas-temporal", "maas-temporal-worker", "maas-apiserver", "maas-regiond"]
 
 
@@ -59,8 +59,9 @@ def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_
     batches = {host: arguments for name, host, arguments in asked.calls if name == "FactBatch"}
     assert len(batches) == len([call for call in asked.calls if call[0] == "FactBatch"])  # one per host
     assert batches["k1"] == {"facts": RACK_PARTS, "side_by_side": False}
-    assert batches["lb1"] == {"facts": [["HaproxyServers", {"socket": "/run/haproxy/admin.sock"}]],
-                              "side_by_side": False}
+    # no floating address: every host is asked whether maas-ha's keepalived is left to retire
+    assert batches["lb1"] == {"facts": [["HaproxyServers", {"socket": "/run/haproxy/admin.sock"}],
+                                        ["KeepalivedFiles", {}]], "side_by_side": False}
     assert batches["r1"] == {"facts": [
         ["MaasInstall", {}], ["OsRelease", {}], ["MaasRegistration", {}],
         ["RegiondConf", {"path": "/etc/maas/regiond.conf"}], ["PendingApply", {"path": "/etc/maas/regiond.conf"}],
@@ -69,9 +70,9 @@ def test_one_batch_per_host_with_the_facts_and_arguments_of_the_round(inventory_
         ["SystemdUnits", {"units": REGION_UNITS}],
         ["MaasRackControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
         ["MaasRegionControllers", {"maas_cli": "maas", "profile": "maas-ha"}],
-        ["MaasTls", {"flavour": "deb"}],
+        ["MaasTls", {"flavour": "deb"}], ["KeepalivedFiles", {}],
     ], "side_by_side": True}
-    assert "pg1" not in batches
+    assert batches["pg1"] == {"facts": [["KeepalivedFiles", {}]], "side_by_side": False}
     alone = sorted((name, host, arguments) for name, host, arguments in asked.calls if name != "FactBatch")
     assert alone == [("Cpus", "r1", {}), ("Cpus", "r2", {}),
                      ("DebPackages", "lb1", {}), ("DebPackages", "pg1", {}),
@@ -127,3 +128,14 @@ def test_without_load_balancers_every_region_is_still_asked_for_maas_tls(invento
     batches = {host: arguments["facts"] for name, host, arguments in asked.calls if name == "FactBatch"}
     assert ["MaasTls", {"flavour": "deb"}] in batches["r1"] and ["MaasTls", {"flavour": "deb"}] in batches["r2"]
     assert topo.tls == "MaasTls of r1"
+
+
+def test_load_balancers_sharing_the_address_are_not_asked_for_keepalived_files(inventory_factory, asked):
+    """They run keepalived; every other host of the run is asked (one that left the group
+    retires it), and the answers land in ``keepalived_files``."""
+    inventory = inventory_factory(lbs=("lb1", "lb2"), group_data={"maas_haproxy": {"maas_api_vip": "10.99.0.20"}})
+    topo = topo_module._build(inventory)
+    asked_hosts = [host for name, host, arguments in asked.calls if name == "FactBatch"
+                   and ["KeepalivedFiles", {}] in arguments["facts"]]
+    assert sorted(asked_hosts) == ["k1", "k2", "pg1", "r1", "r2"]
+    assert topo.keepalived_files["pg1"] == "KeepalivedFiles of pg1"

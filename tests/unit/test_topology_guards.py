@@ -33,13 +33,14 @@ def facts(monkeypatch):
              "MaasHostname": {}, "RegiondConf": {}, "MaasRegionApiVersion": {}, "MaasTls": {}, "HaproxyServers": {},
              "MaasAdminUser": {}, "MaasCliProfiles": {}, "DebPackages": {}, "RackdConf": {},
              "PostgresSettings": {}, "OsRelease": {}, "SystemdUnits": {}, "MaasRackControllers": {},
-             "SystemdUnitLog": {}, "PostgresDatabaseClients": {}, "MaasRegionControllers": {}, "PendingApply": {}}
+             "SystemdUnitLog": {}, "PostgresDatabaseClients": {}, "MaasRegionControllers": {}, "PendingApply": {},
+             "KeepalivedFiles": {}}
     defaults = {"MaasInstall": BARE, "VmHostSoftware": [], "MaasRegistration": None, "Cpus": 2,
                 "RegiondConf": None, "MaasRegionApiVersion": None, "MaasTls": None, "HaproxyServers": {},
                 "MaasAdminUser": None, "MaasCliProfiles": {}, "DebPackages": {},
                 "RackdConf": None, "PostgresSettings": {}, "OsRelease": JAMMY, "SystemdUnits": {},
                 "MaasRackControllers": None, "SystemdUnitLog": [], "PostgresDatabaseClients": None,
-                "MaasRegionControllers": None, "PendingApply": False}
+                "MaasRegionControllers": None, "PendingApply": False, "KeepalivedFiles": []}
 
     def answer(name, host):
         return table[name].get(host.name, defaults.get(name, host.name))
