@@ -22,6 +22,10 @@ FAILED_PAUSE = 1.0
 FIRST_ADDRESS = 150  # the loop's addresses: the lab network's hosts 151..250 (database rows only)
 UNTIL_EVERY = 3  # seconds between two looks at the condition that ends the loop (it costs an ssh)
 OUTAGE_GOAL = 30  # seconds from losing the primary to the first write acknowledged again
+# The tests' bound on that outage: writes must come back, on a lab that may share its two
+# cores with other labs. The goal is the benchmark's to measure and report (bench/failover.py),
+# never a timed test's to assert.
+OUTAGE_BOUND = 90
 
 
 class WriteLoop:
