@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+from labtools import wait_for
+
 PG = ["pg1", "pg2", "pg3"]
 PATRONICTL = "patronictl -c /etc/patroni/config.yml"
 
@@ -38,3 +40,13 @@ def cluster_lab(lab, hosts: list[str]) -> None:
     """The lab with pg2 and pg3 beside the usual hosts, `hosts` reset to bare images."""
     lab.ctl("up", "--racks", "2", "--extra", "pg2,pg3")
     lab.ctl("reset", *hosts)
+
+
+def converged_cluster(lab, hosts: list[str], env: dict, label: str):
+    """`hosts` reset (cluster_lab), the deploy run with `env`, and the cluster healthy: three
+    members, a leader, replicas streaming. The deploy's result."""
+    cluster_lab(lab, hosts)
+    result = lab.deploy(env, label=label)
+    assert result.returncode == 0, result.tail()
+    wait_for(lambda: healthy(lab), 60, "three members, a leader, replicas streaming")
+    return result

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from labtools import wait_for
-from patroni_checks import PATRONICTL, PG, cluster_lab, healthy, leader
+from patroni_checks import PATRONICTL, PG, converged_cluster, healthy, leader
 from test_rolling_restart import REGION_UNITS, ApiKey, RequestStream, num_workers, unit_pids
 from vip_checks import one_holder
 from write_loop import OUTAGE_BOUND, WriteLoop, in_background, stored_comments
@@ -68,10 +68,7 @@ def under_load(lab, key: str, tag: str, change) -> tuple[RequestStream, WriteLoo
 
 @pytest.fixture(scope="module")
 def topology(lab):
-    cluster_lab(lab, [*PG, *REGIONS, *LBS, *RACKS])
-    result = lab.deploy(ENV, label="ha-topology-converge")
-    assert result.returncode == 0, result.tail()
-    wait_for(lambda: healthy(lab), 60, "three members, a leader, replicas streaming")
+    converged_cluster(lab, [*PG, *REGIONS, *LBS, *RACKS], ENV, "ha-topology-converge")
     one_holder(lab, LBS)
     return ApiKey(lab.api_key(REGIONS[0]))
 

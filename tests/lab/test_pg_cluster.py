@@ -17,7 +17,7 @@ import pytest
 
 import ha_checks
 from labtools import wait_for
-from patroni_checks import PG, cluster_lab, healthy, leader, members
+from patroni_checks import PG, converged_cluster, healthy, leader, members
 from test_rolling_restart import ApiKey, RequestStream
 from write_loop import OUTAGE_BOUND, WriteLoop, in_background, stored_comments
 
@@ -28,11 +28,7 @@ ENV = {"MAAS_HA_POSTGRES": ",".join(PG), "MAAS_HA_REGIONS": ",".join(REGIONS), "
 
 @pytest.fixture(scope="module")
 def cluster(lab):
-    cluster_lab(lab, [*PG, *REGIONS, *LBS, *RACKS])
-    result = lab.deploy(ENV, label="pg-cluster-converge")
-    assert result.returncode == 0, result.tail()
-    wait_for(lambda: healthy(lab), 60, "three members, a leader, replicas streaming")
-    return result
+    return converged_cluster(lab, [*PG, *REGIONS, *LBS, *RACKS], ENV, "pg-cluster-converge")
 
 
 def test_cluster_is_synchronous_with_rewind(lab, cluster):
