@@ -40,6 +40,12 @@ def fail(target, message: str) -> bool:
     return False
 
 
+def say(state, target, message: str) -> bool:
+    """A ``FunctionCommand`` that tells the operator what an operation did (in green)."""
+    target.log_styled(message, fg="green")
+    return True
+
+
 def connection_arguments(state, target) -> dict:
     """The connection arguments pyinfra itself runs a command on ``target`` with: those of
     the operation ``target`` is executing, else its host data and the config (as a fact)."""

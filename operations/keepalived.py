@@ -17,6 +17,7 @@ from facts.keepalived import KeepalivedFiles
 from operations._render_keepalived import (CHECK_SCRIPT_PATH, CONFIG_PATH, priority,  # noqa: F401
                                            render_check_script, render_config, vrrp_link)
 from operations._validated_swap import swap_due, validated_swap
+from operations._remote import say
 
 
 @operation()
@@ -63,11 +64,6 @@ def files_to_move_aside(found) -> list[str]:
     return [path for path in (CHECK_SCRIPT_PATH, CONFIG_PATH) if path in (found or [])]
 
 
-def _say(state, host, message: str) -> bool:
-    """A ``FunctionCommand`` that tells the operator what the operation did."""
-    host.log_styled(message, fg="green")
-    return True
-
 
 @operation()
 def files_moved_aside():
@@ -93,4 +89,4 @@ def files_moved_aside():
         backup = f"{path}.bak-{timestamp}"
         yield StringCommand("mv", QuoteString(path), QuoteString(backup))
         moved.append(f"{path} to {backup}")
-    yield FunctionCommand(_say, [f"keepalived retired, its files moved aside: {', '.join(moved)}"], {})
+    yield FunctionCommand(say, [f"keepalived retired, its files moved aside: {', '.join(moved)}"], {})

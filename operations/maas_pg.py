@@ -46,6 +46,7 @@ from facts.pg_cluster import (
     shell_double_quote,
     sql_literal,
 )
+from operations._remote import say
 from operations._plan_pg import (
     IDENT_RE,
     check_settings,
@@ -92,11 +93,6 @@ def _hba_checked_by_postgres(port: int, hba_file: str, backup: str) -> StringCom
         message=f"PostgreSQL on {host.name} rejected the new {hba_file} (previous version restored):",
     )
 
-
-def _say(state, host, message: str) -> bool:
-    """A ``FunctionCommand`` that tells the operator what the operation did."""
-    host.log_styled(message, fg="green")
-    return True
 
 
 def _server_down(port: int, what: str):
@@ -645,5 +641,5 @@ def hba_region_lines_absent(
     yield StringCommand("sed -i", *edits, QuoteString(hba_file))
     yield _hba_checked_by_postgres(port, hba_file, backup)
     yield _reload(port)
-    yield FunctionCommand(_say, [f"removed from {hba_file} (backup {backup}) the lines of regions that "
+    yield FunctionCommand(say, [f"removed from {hba_file} (backup {backup}) the lines of regions that "
                                  f"are gone: {removed}"], {})
