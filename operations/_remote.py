@@ -40,9 +40,10 @@ def fail(target, message: str) -> bool:
     return False
 
 
-def say(state, target, message: str) -> bool:
-    """A ``FunctionCommand`` that tells the operator what an operation did (in green)."""
-    target.log_styled(message, fg="green")
+def say(state, host, message: str) -> bool:
+    """A ``FunctionCommand`` that tells the operator what an operation did (in green). Its
+    first parameters must be named ``state`` and ``host``: pyinfra passes them only then."""
+    host.log_styled(message, fg="green")
     return True
 
 
