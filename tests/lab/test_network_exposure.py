@@ -15,6 +15,7 @@ import secrets
 import socket
 import struct
 import threading
+import time
 
 import pytest
 import requests
@@ -25,6 +26,19 @@ ENV = {"MAAS_HA_REGION_FLAVOUR": "deb", "MAAS_HA_RACK_FLAVOUR": "snap",
        "MAAS_HA_RACKS": ",".join(RACKS), "MAAS_HA_DHCP_VLAN": "rack1,rack2"}
 ETH_P_ALL = 0x0003
 SSH_PORT = 22
+RECEIVE_BUFFER = 64 * 1024 * 1024
+# Linux's values, which Python's socket module does not name
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)  # the kernel's receive time of each frame
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # a buffer above rmem_max (as root)
+
+
+def _arrival(ancillary) -> float:
+    """A frame's kernel receive time (SCM_TIMESTAMP: struct timeval), as time.time() counts."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP:
+            seconds, microseconds = struct.unpack("@ll", data[:struct.calcsize("@ll")])
+            return seconds + microseconds / 1e6
+    raise AssertionError("a captured frame came without its receive time")
 
 
 class Capture(threading.Thread):
@@ -36,15 +50,26 @@ class Capture(threading.Thread):
         self.prefix = prefix  # the lab's network, as the start of a dotted address
         self.payloads: list[bytes] = []
         self.stopped = threading.Event()
+        self.stopped_at: float | None = None
         self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        # Under load (other labs' traffic passes here too) this thread reads late: a roomy
+        # buffer keeps the frames meanwhile, and each frame's kernel time says how far it got.
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)
         self.sock.settimeout(0.2)
 
     def run(self):
-        while not self.stopped.is_set():
+        """Read until stop(), then on until a frame that arrived after it (or none is queued):
+        every frame sent before stop() is read, the test's own last request included."""
+        while True:
             try:
-                frame = self.sock.recv(65535)
+                frame, ancillary, _flags, _address = self.sock.recvmsg(65535, 64)
             except (TimeoutError, socket.timeout):
+                if self.stopped.is_set():
+                    return
                 continue
+            if self.stopped.is_set() and _arrival(ancillary) > self.stopped_at:
+                return
             payload = self._tcp_payload(frame)
             if payload:
                 self.payloads.append(payload)
@@ -65,8 +90,10 @@ class Capture(threading.Thread):
         return ip[header_length + (tcp[12] >> 4) * 4:total_length]
 
     def stop(self) -> bytes:
+        self.stopped_at = time.time()
         self.stopped.set()
-        self.join(5)
+        self.join(120)
+        assert not self.is_alive(), "the capture did not catch up with the wire within 120 s"
         self.sock.close()
         return b"\n".join(self.payloads)
 
