@@ -24,6 +24,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 sys.path.insert(0, str(REPO))
 
 from lab.lib import hosts as lab_hosts  # noqa: E402
+from lab.lib import net as lab_net  # noqa: E402
 from lab.lib import slot as lab_slot  # noqa: E402
 from operations.maas_api_client import MaasClient  # noqa: E402
 
@@ -107,6 +108,15 @@ class Lab:
     def start_hosts(self, *names: str) -> None:
         """Boot hosts `stop_hosts` powered off, from their own disks; back when ssh answers."""
         self.ctl("start", *names, timeout=600)
+
+    def reset_ssh_sessions(self, name: str) -> None:
+        """Tear down every established ssh session to `name` with a TCP reset, from this
+        machine inside the host's own network namespace (the lab made it): a link lost
+        mid-run. pyinfra takes a reset as the host's failure at any instant; sessions killed
+        on the host close cleanly instead, and a channel opened at that instant gets
+        paramiko's EOFError, which pyinfra does not catch (an internal error ends the run)."""
+        subprocess.run(["ip", "netns", "exec", lab_net.ns_name(name), "ss", "-K", "state", "established",
+                        "( sport = :22 )"], check=True, capture_output=True, timeout=30)
 
     def group(self, group: str) -> list[str]:
         return [name for name, spec in self.hosts.items() if spec["group"] == group]

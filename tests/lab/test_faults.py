@@ -112,11 +112,8 @@ def test_unreachable_host_mid_run_then_rerun_finishes(lab, bare):
     def cut_rack2(line: str) -> None:
         if not cut["done"] and "Starting operation: Phase: database ready" in line:
             cut["done"] = True
-            # every ssh session to rack2 killed: pyinfra loses it in the middle of the run
-            # (pkill runs inside rack2, the lab host, not on this machine). Racks are idle
-            # until the regions are ready: cut while rack2 opens no channel, since paramiko's
-            # EOFError from a channel opened at that instant escapes pyinfra (internal error)
-            lab.ssh("rack2", f"pkill -KILL -f '^sshd: {lab.ssh_user}'", check=False)
+            # every ssh session to rack2 reset: pyinfra loses it in the middle of the run
+            lab.reset_ssh_sessions("rack2")
 
     result = lab.deploy(ENV, label="unreachable-mid-run", on_line=cut_rack2)
     assert cut["done"]
