@@ -127,9 +127,10 @@ class Lab:
         return self.spec.get("ssh_user", "root")
 
     def ssh(self, name: str, command: str, check: bool = True, timeout: int = 120,
-            as_root: bool = True, user: str | None = None) -> str:
+            as_root: bool = True, user: str | None = None, stdin: str | None = None) -> str:
         """Run a shell command on a lab host, as root (through `sudo -n` when the login user
-        is not root) or, with `as_root=False`, as the login user itself."""
+        is not root) or, with `as_root=False`, as the login user itself; `stdin` is its
+        standard input (how a test hands a secret to a host)."""
         user = user or self.ssh_user
         if as_root and user != "root":
             command = f"sudo -n sh -c {shlex.quote(command)}"
@@ -137,7 +138,8 @@ class Lab:
             ["ssh", "-i", self.spec["ssh_key"], "-o", "StrictHostKeyChecking=no", "-o",
              "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "BatchMode=yes",
              f"{user}@{self.address(name)}", command],
-            capture_output=True, text=True, timeout=timeout, check=False)
+            capture_output=True, text=True, timeout=timeout, check=False,
+            input=stdin)
         if check and result.returncode != 0:
             raise AssertionError(f"{name}: `{command}` exited {result.returncode}: {result.stderr}")
         return result.stdout
