@@ -85,6 +85,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "maas_patroni_rest_password": (None, "cluster: password of Patroni's REST API for changes "
                                    "(`patronictl`; reads stay open for health checks; required with "
                                    "3+ database hosts, secret)"),
+    "maas_etcd_root_password": (None, "cluster: password of etcd's `root` user (the deploy "
+                                "manages etcd's users with it once authentication is on; required "
+                                "with 3+ database hosts, secret)"),
+    "maas_etcd_patroni_password": (None, "cluster: password of etcd's `patroni` user, the only one "
+                                   "that may read and write Patroni's keys (required with 3+ "
+                                   "database hosts, secret)"),
     "maas_db_route_port": (5433, "cluster: port of each region's local route to the primary "
                            "(an HAProxy instance health-checking Patroni's `/primary`)"),
     # HAProxy
@@ -118,7 +124,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
 }
 
 SECRET_SETTINGS = ("maas_db_password", "maas_admin_password", "maas_pg_superuser_password",
-                   "maas_pg_replication_password", "maas_patroni_rest_password")
+                   "maas_pg_replication_password", "maas_patroni_rest_password",
+                   "maas_etcd_root_password", "maas_etcd_patroni_password")
 CLUSTER_SECRETS = SECRET_SETTINGS[2:]
 MAX_WORKERS = 8
 
@@ -447,6 +454,8 @@ CHECKS = {
     "maas_pg_superuser_password": _secret,
     "maas_pg_replication_password": _secret,
     "maas_patroni_rest_password": _secret,
+    "maas_etcd_root_password": _secret,
+    "maas_etcd_patroni_password": _secret,
     "maas_db_route_port": _integer(1, 65535),
     "maas_haproxy_frontend_port": _integer(1, 65535),
     "maas_haproxy_maxconn": _integer(1, 1000000),

@@ -1,8 +1,9 @@
 """The shared database as a Patroni cluster (three or more ``maas_postgres`` hosts), and each
 region's route to its primary.
 
-On every database host: etcd (one member each), PostgreSQL handed to Patroni, MAAS's role and
-database (created on whichever member is primary), and the settings Patroni owns
+On every database host: etcd (one member each; authentication on, Patroni's keys for its own
+user only), PostgreSQL handed to Patroni, MAAS's role and database (created on whichever
+member is primary), and the settings Patroni owns
 (``max_connections``, pg_hba, synchronous mode, pg_rewind) in its dynamic configuration.
 The first host of ``maas_postgres`` is the one that may create the cluster: an existing
 single server there is taken over with its data; the others join as replicas.
@@ -90,11 +91,22 @@ def maas_pg_cluster(topology):
         superuser_password=config.get(host, "maas_pg_superuser_password"),
         replication_password=config.get(host, "maas_pg_replication_password"),
         rest_password=config.get(host, "maas_patroni_rest_password"),
+        etcd_password=config.get(host, "maas_etcd_patroni_password"),
         bootstrap_dcs=wanted_dynamic_config(topology) if bootstrap_host else None,
     )
     # Patroni re-reads its file on a reload; a member not started yet is started below.
     server.shell(name="Patroni reloaded with its new configuration",
                  commands=["systemctl try-reload-or-restart patroni"], _if=member.did_change)
+    patroni.etcd_credentials_read(name="Patroni has read its new configuration (etcd's credentials)",
+                                  scope=scope, member=host.name, _if=member.did_change)
+    # Right after the reload: every running Patroni has read its etcd credentials (a stopped one
+    # reads them when it starts), and nothing in between asks etcd with them (patronictl reads
+    # config.yml), so a changed password never leaves the file and etcd disagreeing for
+    # longer than this step.
+    if bootstrap_host:
+        patroni.etcd_auth(name="etcd: authentication on, Patroni's keys for its own user only",
+                          scope=scope, root_password=config.get(host, "maas_etcd_root_password"),
+                          patroni_password=config.get(host, "maas_etcd_patroni_password"))
     if bootstrap_host:
         maas_services.units_running(name="Patroni running on the first host (it may create the cluster)",
                                     units=["patroni"])

@@ -39,7 +39,8 @@ import secrets
 from pathlib import Path
 
 # the PostgreSQL cluster's own secrets (config.CLUSTER_SECRETS)
-_CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password")
+_CLUSTER_SECRETS = ("maas_pg_superuser_password", "maas_pg_replication_password", "maas_patroni_rest_password",
+                    "maas_etcd_root_password", "maas_etcd_patroni_password")
 
 
 def _lab_dir() -> Path:

@@ -2,7 +2,9 @@
 
 Three files and one document:
 
-* ``/etc/default/etcd``: this host's etcd member, one of a static cluster of the database hosts;
+* ``/etc/default/etcd``: this host's etcd member, one of a static cluster of the database hosts
+  (authentication on: only the ``patroni`` user reads and writes Patroni's keys, see
+  ``operations/_etcd_auth_on_host.py``);
 * ``/etc/patroni/config.yml``: this host's Patroni (local settings and secrets only);
 * the cluster's *dynamic* configuration, kept by Patroni in etcd (``patronictl edit-config``):
   everything that must be the same on every member (PostgreSQL parameters such as
@@ -22,6 +24,13 @@ PATRONI_REST_PORT = 8008
 PATRONI_CONFIG = "/etc/patroni/config.yml"
 REPLICATION_USER = "replicator"
 REST_USER = "patroni"
+# etcd's user for Patroni, and where Patroni keeps its keys: /service/<scope>/ (Patroni's
+# default namespace, which config.yml leaves as it is)
+ETCD_PATRONI_USER = "patroni"
+# A tag in each member's config.yml, in its member key in etcd once Patroni has read the whole
+# file: the deploy turns etcd's authentication on only when every running Patroni shows it.
+ETCD_LOGIN_TAG = "maas_ha_etcd_user"
+PATRONI_NAMESPACE = "/service/"
 SUPERUSER = "postgres"
 PGPASS = "/var/lib/postgresql/.pgpass.patroni"
 
@@ -43,6 +52,11 @@ def _hostport(address: str, port: int) -> str:
 
 def _network(address: str) -> str:
     return f"{address}/128" if ":" in address else f"{address}/32"
+
+
+def patroni_key_prefix(scope: str) -> str:
+    """The etcd key prefix of the cluster ``scope``: every key Patroni reads or writes."""
+    return f"{PATRONI_NAMESPACE}{scope}/"
 
 
 def etcd_environment(name: str, address: str, members: dict[str, str], cluster_token: str) -> str:
@@ -125,14 +139,17 @@ def dynamic_config_differences(wanted: dict, current: dict, prefix: str = "") ->
 
 def patroni_config(*, scope: str, name: str, address: str, etcd_hosts: list[str], port: int,
                    listen_addresses: str, version: str, superuser_password: str,
-                   replication_password: str, rest_password: str, bootstrap_dcs: dict | None) -> str:
+                   replication_password: str, rest_password: str, etcd_password: str,
+                   bootstrap_dcs: dict | None) -> str:
     """``/etc/patroni/config.yml`` of one member (secrets inside: root/postgres-only file).
 
     PostgreSQL stays where Debian and Ubuntu keep it (``/var/lib/postgresql/VER/main``, its
     config in ``/etc/postgresql/VER/main``), so an existing server is taken over in place
     and ``pg_lsclusters`` still shows it. Only the bootstrap host gets ``bootstrap_dcs``:
     a member without a ``bootstrap`` section never initialises a cluster of its own, it
-    waits for a leader to copy.
+    waits for a leader to copy. Patroni logs in to etcd as ``patroni`` (a user whose role
+    reads and writes ``/service/<scope>/`` only); the tag ``ETCD_LOGIN_TAG``, which its member
+    key in etcd shows once it has read the file, tells the deploy it has those credentials.
     """
     document = {
         "scope": scope,
@@ -144,7 +161,9 @@ def patroni_config(*, scope: str, name: str, address: str, etcd_hosts: list[str]
             "connect_address": _hostport(address, PATRONI_REST_PORT),
             "authentication": {"username": REST_USER, "password": rest_password},
         },
-        "etcd3": {"hosts": list(etcd_hosts)},
+        "etcd3": {"hosts": list(etcd_hosts), "username": ETCD_PATRONI_USER, "password": etcd_password},
+        # shows (GET /patroni) that the running Patroni has read this file, credentials and all
+        "tags": {ETCD_LOGIN_TAG: ETCD_PATRONI_USER},
         "postgresql": {
             "listen": f"{listen_addresses}:{port}",
             "connect_address": _hostport(address, port),

@@ -10,8 +10,10 @@ uploaded over SFTP) or on stdin, never on a command line.
 
 from __future__ import annotations
 
+import json
 import posixpath
 from io import StringIO
+from pathlib import Path
 
 import yaml
 from pyinfra import host
@@ -19,18 +21,33 @@ from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import File, FileContents
 from pyinfra.operations import files
 
-from facts.patroni import PatroniDynamicConfig, PatroniMembers, PatroniRole
+from facts.patroni import EtcdAuth, PatroniDynamicConfig, PatroniMembers, PatroniRole, etcd_password_matches
 from facts.pg_cluster import PostgresClusters
 from operations._render_patroni import (
+    ETCD_CLIENT_PORT,
+    ETCD_LOGIN_TAG,
+    ETCD_PATRONI_USER,
+    LOOP_WAIT,
     PATRONI_CONFIG,
+    RETRY_TIMEOUT,
     dynamic_config_differences,
     patroni_config,
+    patroni_key_prefix,
 )
 from operations.maas_pg import DEFAULT_BACKUP_DIR, DEFAULT_BACKUP_KEEP, backup_commands
 
 # A fresh initdb holds three databases (template0, template1, postgres): base/ with more
 # entries is a server with data, which is never emptied to make room for a replica.
 FRESH_DATABASES = 3
+
+# Sets up etcd's users and turns its authentication on, on the host (requests on stdin).
+ETCD_AUTH_PROGRAM = (Path(__file__).parent / "_etcd_auth_on_host.py").read_text()
+# A reloaded Patroni reads its config.yml at the start of its next cycle: within loop_wait,
+# or retry_timeout more when etcd is slow. Patroni's password changes in etcd only after
+# that. (Authentication goes on once every running Patroni's member key shows it has its
+# credentials: ``etcd_credentials_read``.) The tag cannot tell a new password from the old
+# one, so a password change waits this long instead.
+ETCD_AUTH_SETTLE = LOOP_WAIT + RETRY_TIMEOUT + 1
 
 
 def _cluster_on(port: int):
@@ -53,7 +70,7 @@ def is_primary() -> bool:
 @operation()
 def member_config(scope: str, member: str, address: str, etcd_hosts: list, port: int,
                   listen_addresses: str, superuser_password: str, replication_password: str,
-                  rest_password: str, bootstrap_dcs: dict | None = None):
+                  rest_password: str, etcd_password: str, bootstrap_dcs: dict | None = None):
     """Write ``/etc/patroni/config.yml`` for this member (0600, postgres), paths from the
     PostgreSQL version installed here (read when the operation runs, after the install).
 
@@ -61,6 +78,7 @@ def member_config(scope: str, member: str, address: str, etcd_hosts: list, port:
     + etcd_hosts: ``address:2379`` of every etcd member
     + port, listen_addresses: PostgreSQL's port and ``listen_addresses``
     + superuser_password, replication_password, rest_password: secrets (in the file only)
+    + etcd_password: etcd's ``patroni`` user's password (in the file only)
     + bootstrap_dcs: the cluster's first dynamic configuration; only for the host that may
       create the cluster (see :func:`operations._render_patroni.patroni_config`)
 
@@ -78,6 +96,7 @@ def member_config(scope: str, member: str, address: str, etcd_hosts: list, port:
             superuser_password=host.data.maas_pg_superuser_password,
             replication_password=host.data.maas_pg_replication_password,
             rest_password=host.data.maas_patroni_rest_password,
+            etcd_password=host.data.maas_etcd_patroni_password,
         )
     """
     cluster = _cluster_on(port)
@@ -88,9 +107,127 @@ def member_config(scope: str, member: str, address: str, etcd_hosts: list, port:
         scope=scope, name=member, address=address, etcd_hosts=etcd_hosts, port=port,
         listen_addresses=listen_addresses, version=cluster["version"],
         superuser_password=superuser_password, replication_password=replication_password,
-        rest_password=rest_password, bootstrap_dcs=bootstrap_dcs)
+        rest_password=rest_password, etcd_password=etcd_password, bootstrap_dcs=bootstrap_dcs)
     yield from files.put._inner(src=StringIO(text), dest=PATRONI_CONFIG, user="postgres",
                                 group="postgres", mode="600")
+
+
+# Runs on a member (python3 -c PROGRAM URL KEY TAG VALUE TIMEOUT): waits until the member's key
+# in etcd shows TAG=VALUE. Exits 0 then, or at once when etcd asks for credentials (its
+# authentication is on already: nothing to wait for), 1 at the timeout.
+_MEMBER_TAG_WAIT = """
+import base64, json, sys, time, urllib.error, urllib.request
+url, key, tag, value, timeout = sys.argv[1:6]
+body = json.dumps({"key": base64.b64encode(key.encode()).decode()}).encode()
+end = time.monotonic() + float(timeout)
+while time.monotonic() < end:
+    try:
+        answer = json.loads(urllib.request.urlopen(urllib.request.Request(url + "/v3/kv/range", data=body),
+                                                   timeout=3).read() or b"{}")
+    except urllib.error.HTTPError as error:
+        answer = json.loads(error.read() or b"{}")
+    except (OSError, ValueError):
+        answer = {}
+    if "user name is empty" in str(answer.get("error", "")):
+        sys.exit(0)
+    for kv in answer.get("kvs", []):
+        member = json.loads(base64.b64decode(kv.get("value", "")) or b"{}")
+        if (member.get("tags") or {}).get(tag) == value:
+            sys.exit(0)
+    time.sleep(1)
+sys.exit(1)
+"""
+
+
+@operation()
+def etcd_credentials_read(scope: str, member: str, timeout: int = 60):
+    """Wait (bounded) until this host's Patroni, reloaded with a new config.yml, has its etcd
+    credentials: its member key in etcd (``/service/<scope>/members/<member>``) shows the
+    file's ``ETCD_LOGIN_TAG``. Patroni's REST API is no proof: Patroni takes the file's tags
+    before it hands the credentials to its etcd client, while it writes its member key only
+    in the cycle after the whole reload. etcd's authentication goes on only after every
+    running Patroni has its credentials; a Patroni that does not run reads them when it
+    starts, and with authentication already on there is nothing to wait for. Run after the
+    reload only (``_if`` the config changed): it always waits.
+
+    + scope: the cluster's name (Patroni's keys are ``/service/<scope>/...``)
+    + member: this member's name in the cluster
+    + timeout: seconds to wait at most
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import patroni
+
+        patroni.etcd_credentials_read(name="Patroni has its etcd credentials", scope="maas",
+                                      member="pg1", timeout=60)
+    """
+    key = f"{patroni_key_prefix(scope)}members/{member}"
+    yield StringCommand(
+        "systemctl is-active -q patroni || exit 0;",
+        "python3 -c", QuoteString(_MEMBER_TAG_WAIT), QuoteString(f"http://127.0.0.1:{ETCD_CLIENT_PORT}"),
+        QuoteString(key), ETCD_LOGIN_TAG, ETCD_PATRONI_USER, str(int(timeout)),
+        "|| { echo", QuoteString(f"Patroni on {host.name} did not show its new config.yml's etcd credentials "
+                                 f"in its member key ({key}) within {timeout} s of its reload"),
+        ">&2; exit 1; }")
+
+
+def etcd_auth_changes(state: dict, patroni_password: str) -> list[str]:
+    """What etcd's authentication for Patroni lacks, from the ``EtcdAuth`` fact: ``[]`` when it
+    is on and Patroni's config.yml holds ``patroni_password``, with which it logs in."""
+    changes = []
+    if not state.get("enabled"):
+        changes.append("authentication is off")
+    if not etcd_password_matches(state.get("patroni_password"), patroni_password):
+        changes.append("Patroni's config.yml does not hold maas_etcd_patroni_password")
+    elif state.get("enabled") and not state.get("patroni_login"):
+        changes.append("etcd's user patroni does not log in with maas_etcd_patroni_password")
+    return changes
+
+
+@operation()
+def etcd_auth(scope: str, root_password: str, patroni_password: str):
+    """Turn etcd's authentication on for the cluster ``scope``: the ``root`` user, the
+    ``patroni`` user whose role reads and writes ``/service/<scope>/`` only, then
+    authentication on; later a changed ``patroni`` password. Run on one member, after every
+    Patroni has its credentials in config.yml and has been reloaded (Patroni logs in as soon
+    as authentication is on; until then it needs none). The passwords go to an on-host program
+    (``operations/_etcd_auth_on_host.py``) on stdin, never on a command line.
+
+    + scope: the cluster's name (Patroni's keys are ``/service/<scope>/...``)
+    + root_password: etcd's ``root`` password (the one etcd already has, once it is on)
+    + patroni_password: etcd's ``patroni`` password (the one in Patroni's config.yml)
+
+    **Example:**
+
+    .. code:: python
+
+        from operations import patroni
+
+        patroni.etcd_auth(
+            name="etcd authentication",
+            scope="maas",
+            root_password=host.data.maas_etcd_root_password,
+            patroni_password=host.data.maas_etcd_patroni_password,
+        )
+    """
+    state = host.get_fact(EtcdAuth)
+    if not state.get("answered"):
+        yield _fail(f"no etcd answers on 127.0.0.1:{ETCD_CLIENT_PORT} on {host.name}: cannot "
+                    "turn its authentication on")
+        return
+    if state.get("error"):
+        yield _fail(f"etcd on {host.name} answers with an error: {state['error']}")
+        return
+    changes = etcd_auth_changes(state, patroni_password)
+    if not changes:
+        host.noop("etcd's authentication is on and Patroni logs in with its password")
+        return
+    request = {"url": f"http://127.0.0.1:{ETCD_CLIENT_PORT}", "prefix": patroni_key_prefix(scope),
+               "root_password": root_password, "patroni_password": patroni_password,
+               "settle": ETCD_AUTH_SETTLE}
+    yield StringCommand("python3 -c", QuoteString(ETCD_AUTH_PROGRAM), _stdin=json.dumps(request))
 
 
 @operation()

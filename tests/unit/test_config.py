@@ -26,7 +26,8 @@ def test_missing_region_group_is_refused(inventory_factory):
 
 
 CLUSTER_SECRETS = {"maas_pg_superuser_password": "su-secret", "maas_pg_replication_password": "repl-secret",
-                   "maas_patroni_rest_password": "rest-secret"}
+                   "maas_patroni_rest_password": "rest-secret", "maas_etcd_root_password": "etcd-root-secret",
+                   "maas_etcd_patroni_password": "etcd-patroni-secret"}
 
 
 def test_two_postgres_hosts_are_refused(inventory_factory):

@@ -12,6 +12,7 @@ from operations._render_patroni import (
     dynamic_config_differences,
     etcd_environment,
     patroni_config,
+    patroni_key_prefix,
     pg_hba_lines,
 )
 
@@ -66,7 +67,7 @@ def _config(bootstrap):
     return yaml.safe_load(patroni_config(
         scope="maas", name="pg1", address="10.0.0.5", etcd_hosts=["10.0.0.5:2379"], port=5432,
         listen_addresses="*", version="15", superuser_password="su", replication_password="re",
-        rest_password="rest", bootstrap_dcs=bootstrap))
+        rest_password="rest", etcd_password="etcd-pw", bootstrap_dcs=bootstrap))
 
 
 def test_patroni_config_keeps_the_distribution_layout():
@@ -76,11 +77,19 @@ def test_patroni_config_keeps_the_distribution_layout():
     assert doc["postgresql"]["bin_dir"] == "/usr/lib/postgresql/15/bin"
     assert doc["postgresql"]["authentication"]["replication"] == {"username": "replicator", "password": "re"}
     assert doc["restapi"]["authentication"]["password"] == "rest"
+    # Patroni logs in to etcd as its own user (etcd's authentication is on)
+    assert doc["etcd3"] == {"hosts": ["10.0.0.5:2379"], "username": "patroni", "password": "etcd-pw"}
+    assert doc["tags"] == {"maas_ha_etcd_user": "patroni"}  # what etcd_credentials_read waits for
+    assert "namespace" not in doc  # Patroni's default: its keys under /service/maas/
     # the facts and the deploy ask Patroni on 127.0.0.1, the regions on its address
     assert doc["restapi"]["listen"] == "0.0.0.0:8008"
     assert doc["restapi"]["connect_address"] == "10.0.0.5:8008"
     assert doc["postgresql"]["basebackup"] == {"checkpoint": "fast"}
     assert "bootstrap" not in doc  # a joining member never creates a cluster of its own
+
+
+def test_patroni_key_prefix():
+    assert patroni_key_prefix("maas") == "/service/maas/"
 
 
 def test_only_the_bootstrap_host_may_create_the_cluster():
