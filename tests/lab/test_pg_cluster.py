@@ -22,7 +22,7 @@ import pytest
 
 import ha_checks
 from labtools import wait_for
-from patroni_checks import PG, b64, converged_cluster, etcd_auth_on, etcd_call, healthy, leader, members
+from patroni_checks import PATRONICTL, PG, b64, converged_cluster, etcd_auth_on, etcd_call, healthy, leader, members
 from test_rolling_restart import ApiKey, RequestStream
 from write_loop import OUTAGE_BOUND, WriteLoop, in_background, stored_comments
 
@@ -113,9 +113,13 @@ def clocks(lab) -> dict:
 
 
 def etcd_auth_off(lab) -> None:
-    """Back to the previous version's cluster: etcd without authentication, users or role,
-    Patroni without etcd credentials or the tag that shows them (reloaded, as that version
-    left it)."""
+    """Back to the previous version's cluster: etcd without authentication, users or role;
+    each Patroni started afresh on a config.yml without etcd credentials or their tag, as that
+    version left it. Restarted, not reloaded: a Patroni that once logged in keeps its etcd
+    token, and with authentication off and no credentials it can neither use nor renew it
+    (Patroni logs "Username or password not set" until it restarts), a state no earlier
+    version left. The cluster is paused meanwhile, so PostgreSQL keeps running."""
+    lab.ssh(PG[0], f"{PATRONICTL} pause --wait")
     if etcd_auth_on(lab, PG[0], PG[0]):
         root = ("root", lab.secrets()["maas_etcd_root_password"])
         disabled = etcd_call(lab, PG[0], PG[0], "/v3/auth/disable", {}, root)
@@ -125,12 +129,13 @@ def etcd_auth_off(lab) -> None:
             assert "error" not in gone, gone
     strip = ("python3 -c 'import yaml; path = \"/etc/patroni/config.yml\"; doc = yaml.safe_load(open(path)); "
              "[doc[\"etcd3\"].pop(key, None) for key in (\"username\", \"password\")]; doc.pop(\"tags\", None); "
-             "open(path, \"w\").write(yaml.safe_dump(doc))' && systemctl reload patroni")
+             "open(path, \"w\").write(yaml.safe_dump(doc))' && systemctl restart patroni")
     for name in PG:
         lab.ssh(name, strip)
     for name in PG:  # as that version left it: running, its member key without the credentials' tag
         wait_for(lambda: etcd_login_tag(lab, name) is None, 60,
                  f"Patroni on {name} running on its config.yml without etcd credentials")
+    lab.ssh(PG[0], f"{PATRONICTL} resume --wait")
 
 
 def etcd_login_tag(lab, name: str):
