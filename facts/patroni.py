@@ -17,6 +17,7 @@ import json
 import shlex
 
 from facts import keyed_digest
+from facts._key_values import key_values
 from facts.usage import Fact
 from operations._render_patroni import ETCD_CLIENT_PORT, PATRONI_CONFIG, PATRONI_REST_PORT
 
@@ -183,11 +184,7 @@ class EtcdAuth(Fact):
         return f"python3 -c {script} {peer} {PATRONI_CONFIG} {ETCD_CLIENT_PORT}"
 
     def process(self, output):
-        values = {}
-        for line in output:
-            key, sep, value = line.strip().partition("=")
-            if sep:
-                values[key] = value
+        values = key_values(output)
         login = values.get("patroni_login")
         return {"answered": bool(values), "enabled": values.get("auth") == "on",
                 "patroni_password": values.get("patroni_password"),

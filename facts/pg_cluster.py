@@ -23,6 +23,7 @@ import stringprep
 import unicodedata
 
 from facts import keyed_digest
+from facts._key_values import key_values
 from facts.usage import Fact
 
 # Live settings the operations compare against (PostgresSettings).
@@ -369,11 +370,7 @@ class PostgresRolePassword(Fact):
         return f"( {query} ) | python3 -c {script} {peer}"
 
     def process(self, output):
-        values = {}
-        for line in output:
-            key, sep, value = line.strip().partition("=")
-            if sep:
-                values[key] = value
+        values = key_values(output)
         if not values.get("digest"):
             return None
         result = {"kind": values.get("kind"), "iterations": None, "salt": None,
