@@ -62,7 +62,6 @@ def maas_pg_cluster(topology):
     scope = config.get(host, "maas_pg_cluster_name")
     port = config.get(host, "maas_db_port")
     db_name = config.get(host, "maas_db_name")
-    db_user = config.get(host, "maas_db_user")
     addresses = members(topology)
     bootstrap_host = host == topology.postgres[0]
     backup = {"backup_dir": config.get(host, "maas_pg_backup_dir"), "backup_databases": (db_name,),
@@ -70,7 +69,24 @@ def maas_pg_cluster(topology):
 
     if not packages_present(CLUSTER_PACKAGES, topology.deb_packages.get(host.name)):
         apt.packages(name="Install PostgreSQL, Patroni and etcd", packages=CLUSTER_PACKAGES, update=True)
+    _etcd_member(scope, addresses)
+    patroni.hand_over_to_patroni(name="PostgreSQL handed over to Patroni", port=port,
+                                 may_hold_data=bootstrap_host)
+    _patroni_member(topology, scope, port, addresses, bootstrap_host)
+    patroni.wait_for_cluster(name="The cluster has a running leader", timeout=120)
+    _roles_on_primary(port, db_name, config.get(host, "maas_db_user"))
 
+    maas_services.units_running(name="Patroni running on every member", units=["patroni"])
+    patroni.wait_for_cluster(name="Every member of the cluster running or streaming", timeout=300,
+                             members=len(topology.postgres))
+    patroni.dynamic_settings(name="Cluster settings through Patroni (max_connections, pg_hba, "
+                             "synchronous mode, pg_rewind)", scope=scope,
+                             wanted=wanted_dynamic_config(topology), port=port,
+                             _if=patroni.is_primary, **backup)
+
+
+def _etcd_member(scope: str, addresses: dict[str, str]) -> None:
+    """This host's etcd member, running with the cluster's configuration."""
     etcd_env = files.put(
         name="etcd: this host's member of the cluster's etcd",
         src=StringIO(etcd_environment(host.name, addresses[host.name], addresses, f"maas-ha-{scope}")),
@@ -81,8 +97,10 @@ def maas_pg_cluster(topology):
     server.shell(name="etcd restarted with its cluster configuration", commands=["systemctl restart etcd"],
                  _if=etcd_env.did_change)
 
-    patroni.hand_over_to_patroni(name="PostgreSQL handed over to Patroni", port=port,
-                                 may_hold_data=bootstrap_host)
+
+def _patroni_member(topology, scope: str, port: int, addresses: dict[str, str], bootstrap_host: bool) -> None:
+    """This member's config.yml and reload; on the first host, etcd's authentication and the
+    Patroni that may create the cluster."""
     member = patroni.member_config(
         name="Patroni configuration (/etc/patroni/config.yml)",
         scope=scope, member=host.name, address=addresses[host.name],
@@ -99,20 +117,22 @@ def maas_pg_cluster(topology):
                  commands=["systemctl try-reload-or-restart patroni"], _if=member.did_change)
     patroni.etcd_credentials_read(name="Patroni has read its new configuration (etcd's credentials)",
                                   scope=scope, member=host.name, _if=member.did_change)
+    if not bootstrap_host:
+        return
     # Right after the reload: every running Patroni has read its etcd credentials (a stopped one
     # reads them when it starts), and nothing in between asks etcd with them (patronictl reads
     # config.yml), so a changed password never leaves the file and etcd disagreeing for
     # longer than this step.
-    if bootstrap_host:
-        patroni.etcd_auth(name="etcd: authentication on, Patroni's keys for its own user only",
-                          scope=scope, root_password=config.get(host, "maas_etcd_root_password"),
-                          patroni_password=config.get(host, "maas_etcd_patroni_password"))
-    if bootstrap_host:
-        maas_services.units_running(name="Patroni running on the first host (it may create the cluster)",
-                                    units=["patroni"])
-    patroni.wait_for_cluster(name="The cluster has a running leader", timeout=120)
+    patroni.etcd_auth(name="etcd: authentication on, Patroni's keys for its own user only",
+                      scope=scope, root_password=config.get(host, "maas_etcd_root_password"),
+                      patroni_password=config.get(host, "maas_etcd_patroni_password"))
+    maas_services.units_running(name="Patroni running on the first host (it may create the cluster)",
+                                units=["patroni"])
 
-    # On the primary (whichever member it is): the roles Patroni and MAAS log in with.
+
+def _roles_on_primary(port: int, db_name: str, db_user: str) -> None:
+    """On the primary (whichever member it is): the roles Patroni and MAAS log in with, and
+    MAAS's database."""
     maas_pg.role(name=f"PostgreSQL superuser {SUPERUSER} password", role=SUPERUSER,
                  password=config.get(host, "maas_pg_superuser_password"), port=port,
                  _if=patroni.is_primary)
@@ -125,14 +145,6 @@ def maas_pg_cluster(topology):
                  password=config.get(host, "maas_db_password"), port=port, _if=patroni.is_primary)
     postgres.database(name=f"PostgreSQL database {db_name}", database=db_name, owner=db_user,
                       encoding="UTF8", psql_port=port, _if=patroni.is_primary, **AS_POSTGRES)
-
-    maas_services.units_running(name="Patroni running on every member", units=["patroni"])
-    patroni.wait_for_cluster(name="Every member of the cluster running or streaming", timeout=300,
-                             members=len(topology.postgres))
-    patroni.dynamic_settings(name="Cluster settings through Patroni (max_connections, pg_hba, "
-                             "synchronous mode, pg_rewind)", scope=scope,
-                             wanted=wanted_dynamic_config(topology), port=port,
-                             _if=patroni.is_primary, **backup)
 
 
 @deploy("MAAS region: route to the database primary")
